@@ -1,0 +1,3 @@
+from vngeonet.cli.main import main
+
+raise SystemExit(main())

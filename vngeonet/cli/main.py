@@ -1,0 +1,71 @@
+"""Entry point of the ``vngeonet`` command: parses arguments and dispatches."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+
+import vngeonet
+from vngeonet.errors import VNGeonetError
+
+log = logging.getLogger("vngeonet")
+
+
+def version_text() -> str:
+    """Version line plus the kernel backend in use."""
+    from vngeonet import kernels
+
+    per = ", ".join(f"{k}={v}" for k, v in kernels.backends().items()) or "no kernels"
+    return f"vngeonet {vngeonet.__version__} (kernels: {kernels.BACKEND}; {per})"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vngeonet",
+        description="GNSS reference-station network software: RTCM 3, NTRIP, RINEX, positioning.",
+    )
+    parser.add_argument("--version", action="store_true", help="print version and kernel backend")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    import vngeonet.cli as pkg
+
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        if info.name == "main" or info.name.startswith("_"):
+            continue
+        mod = importlib.import_module(f"vngeonet.cli.{info.name}")
+        register = getattr(mod, "register", None)
+        if register is not None:
+            register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.version:
+        print(version_text())
+        return 0
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(func(args) or 0)
+    except VNGeonetError as err:
+        print(f"vngeonet: error: {err}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # `vngeonet ... | head`: the reader went away; that is not an error.
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

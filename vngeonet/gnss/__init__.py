@@ -1,0 +1,1 @@
+"""GNSS fundamentals: time scales, constants, signals, coordinates."""
