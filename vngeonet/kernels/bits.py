@@ -29,7 +29,10 @@ def getbitu(buf: bytes, pos: int, n: int) -> int:
     ------
     IndexError
         The field runs past the end of ``buf``.
+    ValueError
+        ``n`` is outside 0..64.
     """
+    _check_width(n)
     if n == 0:
         return 0
     end = pos + n
@@ -39,6 +42,18 @@ def getbitu(buf: bytes, pos: int, n: int) -> int:
     last = (end + 7) >> 3
     word = int.from_bytes(buf[first:last], "big")
     return (word >> ((last << 3) - end)) & ((1 << n) - 1)
+
+
+def _check_width(n: int) -> None:
+    if not 0 <= n <= 64:
+        raise ValueError(f"bit field width {n} outside 0..64")
+
+
+def _check_arrays(widths: np.ndarray, *others: np.ndarray) -> None:
+    if any(len(o) != len(widths) for o in others):
+        raise ValueError("field arrays differ in length")
+    if len(widths) and (int(widths.min()) < 0 or int(widths.max()) > 64):
+        raise ValueError("bit field width outside 0..64")
 
 
 def getbits(buf: bytes, pos: int, n: int) -> int:
@@ -86,9 +101,12 @@ def unpack_fields(buf: bytes, pos: int, widths: np.ndarray, kinds: np.ndarray):
     ------
     IndexError
         The fields run past the end of ``buf``.
+    ValueError
+        A width is outside 0..64, or ``kinds`` and ``widths`` differ in length.
     """
     widths = np.asarray(widths, dtype=np.int32)
     kinds = np.asarray(kinds, dtype=np.uint8)
+    _check_arrays(widths, kinds)
     total = int(widths.sum())
     nbits = len(buf) * 8
     if pos < 0 or pos + total > nbits:
@@ -125,10 +143,13 @@ def pack_fields(values: np.ndarray, widths: np.ndarray, kinds: np.ndarray) -> by
     ------
     OverflowError
         A value does not fit its field.
+    ValueError
+        A width is outside 0..64, or the three arrays differ in length.
     """
     values = np.asarray(values, dtype=np.int64)
     widths = np.asarray(widths, dtype=np.int32)
     kinds = np.asarray(kinds, dtype=np.uint8)
+    _check_arrays(widths, values, kinds)
     acc = 0
     total = 0
     for i in range(len(widths)):

@@ -1,0 +1,185 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Bit-field extraction and packing, MSB first (compiled twin of vngeonet/kernels/bits.py).
+
+RTCM 10403.3 §3.3 bit order.  Kinds: 0 unsigned, 1 two's complement, 2
+sign-magnitude (intS).  See the twin for the full specification.
+"""
+
+import numpy as np
+
+cimport numpy as cnp
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libc.string cimport memset
+
+cnp.import_array()
+
+KIND_UNSIGNED = 0
+KIND_SIGNED = 1
+KIND_SIGNMAG = 2
+
+
+cdef inline uint64_t _get(const unsigned char* p, Py_ssize_t pos, int n) noexcept nogil:
+    """n (1..64) bits from bit pos; caller checked the bounds."""
+    cdef uint64_t v = 0
+    cdef Py_ssize_t byte = pos >> 3
+    cdef int off = pos & 7
+    cdef int have = 8 - off
+    v = p[byte] & ((1 << have) - 1)
+    byte += 1
+    if have >= n:
+        return v >> (have - n)
+    n -= have
+    while n >= 8:
+        v = (v << 8) | p[byte]
+        byte += 1
+        n -= 8
+    if n:
+        v = (v << n) | (p[byte] >> (8 - n))
+    return v
+
+
+cdef inline int64_t _kind(uint64_t v, int n, int kind) noexcept nogil:
+    if n == 0:
+        return 0
+    if kind == 1:
+        if n < 64 and (v >> (n - 1)) & 1:
+            return <int64_t>(v | (~<uint64_t>0 << n))
+        return <int64_t>v
+    if kind == 2:
+        if (v >> (n - 1)) & 1:
+            return -<int64_t>(v & ((<uint64_t>1 << (n - 1)) - 1))
+        return <int64_t>v
+    return <int64_t>v
+
+
+cdef inline bytes _as_bytes(object buf):
+    """``buf`` as bytes (no copy when it already is)."""
+    if type(buf) is bytes:
+        return <bytes>buf
+    return bytes(memoryview(buf).cast("B"))
+
+
+def getbitu(buf, Py_ssize_t pos, int n):
+    """Unsigned integer from ``n`` bits of ``buf`` starting at bit ``pos`` (see the twin)."""
+    cdef Py_ssize_t nbytes
+    cdef bytes b
+    cdef const unsigned char* p
+    if n < 0 or n > 64:
+        raise ValueError(f"bit field width {n} outside 0..64")
+    if n == 0:
+        return 0
+    b = _as_bytes(buf)
+    nbytes = PyBytes_GET_SIZE(b)
+    p = <const unsigned char*>PyBytes_AS_STRING(b)
+    if pos < 0 or pos + n > nbytes * 8:
+        raise IndexError(f"bit field {pos}+{n} beyond {nbytes * 8} bits")
+    return _get(p, pos, n)
+
+
+def getbits(buf, Py_ssize_t pos, int n):
+    """Two's complement signed integer from ``n`` bits (see :func:`getbitu`)."""
+    cdef Py_ssize_t nbytes
+    cdef bytes b
+    cdef const unsigned char* p
+    if n < 0 or n > 64:
+        raise ValueError(f"bit field width {n} outside 0..64")
+    if n == 0:
+        return 0
+    b = _as_bytes(buf)
+    nbytes = PyBytes_GET_SIZE(b)
+    p = <const unsigned char*>PyBytes_AS_STRING(b)
+    if pos < 0 or pos + n > nbytes * 8:
+        raise IndexError(f"bit field {pos}+{n} beyond {nbytes * 8} bits")
+    return _kind(_get(p, pos, n), n, 1)
+
+
+def unpack_fields(buf, Py_ssize_t pos, widths, kinds):
+    """Read consecutive bit fields; returns ``(values int64 (n,), end_bit)`` (see the twin)."""
+    cdef const int32_t[::1] w = np.ascontiguousarray(widths, dtype=np.int32)
+    cdef const uint8_t[::1] k = np.ascontiguousarray(kinds, dtype=np.uint8)
+    cdef Py_ssize_t nf = w.shape[0], i, total = 0, nbytes, p
+    cdef bytes b
+    cdef const unsigned char* d
+    cdef int wi
+    if k.shape[0] != nf:
+        raise ValueError("widths and kinds differ in length")
+    for i in range(nf):
+        wi = w[i]
+        if wi < 0 or wi > 64:
+            raise ValueError(f"bit field width {wi} outside 0..64")
+        total += wi
+    b = _as_bytes(buf)
+    nbytes = PyBytes_GET_SIZE(b)
+    d = <const unsigned char*>PyBytes_AS_STRING(b)
+    if pos < 0 or pos + total > nbytes * 8:
+        raise IndexError(f"bit fields {pos}+{total} beyond {nbytes * 8} bits")
+    out = np.empty(nf, dtype=np.int64)
+    cdef int64_t[::1] o = out
+    p = pos
+    with nogil:
+        for i in range(nf):
+            wi = w[i]
+            if wi == 0:
+                o[i] = 0
+                continue
+            o[i] = _kind(_get(d, p, wi), wi, k[i])
+            p += wi
+    return out, p
+
+
+cdef inline void _put(unsigned char* d, Py_ssize_t pos, int n, uint64_t v) noexcept nogil:
+    """OR ``n`` bits of ``v`` into the zeroed buffer ``d`` at bit ``pos``."""
+    cdef int bit
+    cdef Py_ssize_t byte
+    cdef int room, take
+    while n > 0:
+        byte = pos >> 3
+        room = 8 - (pos & 7)
+        take = room if room < n else n
+        bit = n - take
+        d[byte] |= <unsigned char>(((v >> bit) & ((1 << take) - 1)) << (room - take))
+        pos += take
+        n -= take
+
+
+def pack_fields(values, widths, kinds):
+    """Write consecutive bit fields, MSB first, zero-padded to whole bytes (see the twin)."""
+    cdef const int64_t[::1] v = np.ascontiguousarray(values, dtype=np.int64)
+    cdef const int32_t[::1] w = np.ascontiguousarray(widths, dtype=np.int32)
+    cdef const uint8_t[::1] k = np.ascontiguousarray(kinds, dtype=np.uint8)
+    cdef Py_ssize_t nf = w.shape[0], i, total = 0, pos = 0
+    cdef int n, kd
+    cdef int64_t x
+    cdef uint64_t u, mag
+    if v.shape[0] != nf or k.shape[0] != nf:
+        raise ValueError("values, widths and kinds differ in length")
+    for i in range(nf):
+        if w[i] < 0 or w[i] > 64:
+            raise ValueError(f"bit field width {w[i]} outside 0..64")
+        total += w[i]
+    out = PyBytes_FromStringAndSize(NULL, (total + 7) // 8)
+    cdef unsigned char* d = <unsigned char*>PyBytes_AS_STRING(out)
+    memset(d, 0, (total + 7) // 8)
+    for i in range(nf):
+        n = w[i]
+        x = v[i]
+        kd = k[i]
+        if n == 0:
+            continue
+        if kd == 0:
+            u = <uint64_t>x
+            if n < 64 and (x < 0 or (u >> n) != 0):
+                raise OverflowError(f"field {i}: {x} does not fit uint{n}")
+        elif kd == 1:
+            if n < 64 and not (-(<int64_t>1 << (n - 1)) <= x < (<int64_t>1 << (n - 1))):
+                raise OverflowError(f"field {i}: {x} does not fit int{n}")
+            u = <uint64_t>x
+        else:
+            mag = (<uint64_t>0 - <uint64_t>x) if x < 0 else <uint64_t>x
+            if (mag >> (n - 1)) != 0:
+                raise OverflowError(f"field {i}: {x} does not fit intS{n}")
+            u = ((<uint64_t>1 << (n - 1)) | mag) if x < 0 else mag
+        _put(d, pos, n, u)
+        pos += n
+    return out
