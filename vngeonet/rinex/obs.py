@@ -1,0 +1,335 @@
+"""Read RINEX observation files (2.10/2.11, 3.0x, 4.0x; plain, gzip, .Z, zip, Hatanaka).
+
+:func:`read_obs` returns an :class:`ObsData`: the header plus row arrays, one
+row per (epoch, satellite, signal) with pseudorange, phase, Doppler, SNR and
+LLI.  The body is parsed by the ``rinex_obs`` kernel (Cython, with a
+pure-Python twin) straight from the bytes.
+
+Times are converted from the file's time system to GPS time: GPS, GAL, QZS,
+IRN as written; GLO (UTC in RINEX obs files) plus leap seconds; BDT plus 14 s.
+
+References
+----------
+RINEX 2.11 §5 and Tables A1-A3; RINEX 3.05 §5 and Tables A1-A3; RINEX 4.00.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from vngeonet import kernels
+from vngeonet.errors import RINEXError
+from vngeonet.gnss.time import GPS_EPOCH, LEAP_SECONDS, GPSTime
+from vngeonet.model import ObsEpoch
+from vngeonet.rinex.compress import unpack
+from vngeonet.rinex.header import KIND_OF_TYPE, SYSTEMS, RINEXObsHeader, parse_obs_header, signal_code
+
+log = logging.getLogger(__name__)
+
+ROWS = 256  # local signal rows per system (kernel constant MAX_ROWS_PER_SAT)
+TYPE_LABELS = ("# / TYPES OF OBSERV", "SYS / # / OBS TYPES")
+
+
+@dataclass(frozen=True, slots=True)
+class ObsEvent:
+    """An event epoch (flags 2-5) or a block of cycle-slip records (flag 6).
+
+    Attributes
+    ----------
+    flag : int
+        2 start moving, 3 new site occupation, 4 header records follow,
+        5 external event, 6 cycle-slip records (RINEX 3.05 Table A3).
+    time : GPSTime or None
+        Epoch of the event (None when the record leaves it blank).
+    line : int
+        Line number of the event record.
+    records : tuple of str
+        The special records (header lines, slip records) that follow it.
+    """
+
+    flag: int
+    time: GPSTime | None
+    line: int
+    records: tuple = ()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ObsData:
+    """Observations of one RINEX file (contract: see ``prompts/contracts.md``).
+
+    Attributes
+    ----------
+    header : RINEXObsHeader
+    time_gps_s : ndarray of float64, shape (n_epoch,)
+        Epoch times, seconds since the GPS epoch (``GPSTime.from_seconds``).
+    epoch_flag : ndarray of uint8, shape (n_epoch,)
+        0 OK or 1 power failure (events are in ``events``).
+    clock_offset_s : ndarray of float64, shape (n_epoch,)
+        Receiver clock offset when written, else NaN.
+    epoch_idx : ndarray of int32, shape (n,)
+        Epoch of each row; rows are sorted by epoch, satellite, signal.
+    sat : ndarray of '<U3', shape (n,)
+    sig : ndarray of '<U2', shape (n,)
+    pr_m, cp_cyc, dop_hz, cn0_dbhz : ndarray of float64, shape (n,)
+        Pseudorange (m), carrier phase (cycles), Doppler (Hz), SNR (dB-Hz); NaN = missing.
+    lli : ndarray of uint8, shape (n,)
+        Loss-of-lock indicator of the phase (0 when blank).
+    ssi : ndarray of uint8, shape (n,)
+        Signal strength indicator (1-9) of the phase, 0 when blank.
+    events : tuple of ObsEvent
+    source : str
+        File name.
+    """
+
+    header: RINEXObsHeader
+    time_gps_s: np.ndarray
+    epoch_flag: np.ndarray
+    clock_offset_s: np.ndarray
+    epoch_idx: np.ndarray
+    sat: np.ndarray
+    sig: np.ndarray
+    pr_m: np.ndarray
+    cp_cyc: np.ndarray
+    dop_hz: np.ndarray
+    cn0_dbhz: np.ndarray
+    lli: np.ndarray
+    ssi: np.ndarray
+    events: tuple = ()
+    source: str = ""
+
+    @property
+    def n_epochs(self) -> int:
+        """Number of observation epochs."""
+        return int(self.time_gps_s.shape[0])
+
+    def time(self, i: int) -> GPSTime:
+        """GPS time of epoch ``i``."""
+        return GPSTime.from_seconds(float(self.time_gps_s[i]))
+
+    def epochs(self, station: str | None = None) -> Iterator[ObsEpoch]:
+        """Yield one :class:`~vngeonet.model.ObsEpoch` per epoch (lock times NaN)."""
+        station = station if station is not None else self.header.marker_name[:4]
+        bounds = np.searchsorted(self.epoch_idx, np.arange(self.n_epochs + 1))
+        for i in range(self.n_epochs):
+            a, b = bounds[i], bounds[i + 1]
+            yield ObsEpoch(
+                time=self.time(i), station=station, sat=self.sat[a:b], sig=self.sig[a:b],
+                pr_m=self.pr_m[a:b], cp_cyc=self.cp_cyc[a:b], dop_hz=self.dop_hz[a:b],
+                cn0_dbhz=self.cn0_dbhz[a:b], lli=self.lli[a:b], lock_s=np.full(b - a, np.nan),
+                flag=int(self.epoch_flag[i]),
+            )
+
+
+def read_obs(path: str | os.PathLike) -> ObsData:
+    """Read a RINEX observation file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        RINEX 2.10/2.11, 3.0x or 4.0x observation file, plain or packed (gzip,
+        unix compress, zip, bzip2, Hatanaka CRX 1/3; detected from content).
+
+    Returns
+    -------
+    ObsData
+
+    Raises
+    ------
+    RINEXError
+        Malformed file; the message names the file and line.
+    OSError
+        The file cannot be read.
+
+    Examples
+    --------
+    >>> obs = read_obs("NYA100NOR_S_20241240000_01D_30S_MO.crx.gz")  # doctest: +SKIP
+    >>> obs.sat[:3], obs.sig[:3], obs.pr_m[:3]                         # doctest: +SKIP
+    """
+    with open(path, "rb") as f:
+        data = f.read()
+    return read_obs_bytes(data, source=str(path))
+
+
+def read_obs_bytes(data: bytes, source: str | None = None) -> ObsData:
+    """Read RINEX observations from the file content ``data`` (see :func:`read_obs`)."""
+    text, layers = unpack(data, source=source)
+    header, body_pos = _read_header(text, source)
+    log.debug("%s: RINEX %.2f, layers %s, body at byte %d", source, header.version, layers, body_pos)
+    parts = _parse_segments(text, body_pos, header, source)
+    return _assemble(header, parts, text, source)
+
+
+def _read_header(text: bytes, source: str | None) -> tuple[RINEXObsHeader, int]:
+    idx = text.find(b"END OF HEADER")
+    if idx < 0:
+        what = "empty file" if not text.strip() else "no END OF HEADER"
+        raise RINEXError(what, source=source, line=1)
+    nl = text.find(b"\n", idx)
+    body_pos = len(text) if nl < 0 else nl + 1
+    lines = text[:body_pos].decode("ascii", "replace").splitlines()
+    return parse_obs_header(lines, source), body_pos
+
+
+@dataclass(frozen=True, slots=True)
+class _Tables:
+    """Kernel tables for one set of observation types."""
+
+    sys_letters: str
+    sys_lut: np.ndarray
+    ntypes: np.ndarray
+    trow: np.ndarray
+    tkind: np.ndarray
+    row_sig: np.ndarray  # (n_sys * ROWS,) '<U2'
+
+
+def build_tables(header: RINEXObsHeader) -> _Tables:
+    """Kernel lookup tables from the header's observation types (see ``kernels/rinex_obs.py``)."""
+    letters = "".join(s for s in header.obs_types)
+    nsys = len(letters)
+    maxt = max([len(v) for v in header.obs_types.values()] + [1])
+    lut = np.zeros(128, np.uint8)
+    ntypes = np.zeros(nsys, np.int16)
+    trow = np.full((nsys, maxt), -1, np.int16)
+    tkind = np.zeros((nsys, maxt), np.int8)
+    row_sig = np.full(nsys * ROWS, "", dtype="<U2")
+    for s, letter in enumerate(letters):
+        if not ("A" <= letter <= "Z"):
+            continue
+        lut[ord(letter)] = s + 1
+        codes = header.obs_types[letter]
+        ntypes[s] = len(codes)
+        sigs = [signal_code(letter, c, header.version) for c in codes]
+        names = sorted({x[1:] for x in sigs if x})
+        for j, x in enumerate(sigs):
+            if x:
+                r = names.index(x[1:])
+                trow[s, j] = r
+                tkind[s, j] = KIND_OF_TYPE[x[0]]
+                row_sig[s * ROWS + r] = x[1:]
+    return _Tables(letters, lut, ntypes, trow, tkind, row_sig)
+
+
+def _parse_segments(text: bytes, pos: int, header: RINEXObsHeader, source: str | None) -> list:
+    """Run the kernel; restart it after a flag-4 event that redefines the observation types."""
+    kern = kernels.get("rinex_obs")
+    line0 = header.n_lines + 1
+    parts = []
+    end = len(text)
+
+    def run(tables, a, b, n0):
+        try:
+            return kern.parse_body(text, a, b, n0, 2 if header.major == 2 else 3,
+                                   tables.sys_lut, tables.ntypes, tables.trow, tables.tkind)
+        except RINEXError as err:
+            msg = str(err).split(": ", 1)[-1] if err.line is not None else str(err)
+            raise RINEXError(msg, source=source, line=err.line) from None
+
+    while True:
+        tables = build_tables(header)
+        res = run(tables, pos, end, line0)
+        new = _types_change(text, res, header, source)
+        if new is None:
+            parts.append((tables, res))
+            return parts
+        k, new_header = new
+        stop = int(res[16][k])
+        parts.append((tables, run(tables, pos, stop, line0)))
+        line0 += text.count(b"\n", pos, stop)
+        pos, header = stop, new_header
+
+
+def _types_change(text, res, header, source):
+    """(event index, new header) of the first flag-4 event listing new obs types, else None."""
+    flags, starts, stops = res[12], res[15], res[16]
+    for k in np.flatnonzero(flags == 4):
+        block = text[int(starts[k]) : int(stops[k])].decode("ascii", "replace").splitlines()
+        keep = [ln for ln in block if ln[60:80].strip() in TYPE_LABELS]
+        if not keep:
+            continue
+        first = f"{header.version:9.2f}           OBSERVATION DATA    {header.system:<20}RINEX VERSION / TYPE"
+        new = parse_obs_header([first] + keep + [" " * 60 + "END OF HEADER"], source)
+        log.info("%s: observation types redefined at line %d", source, int(res[14][k]))
+        return int(k), replace(header, obs_types=new.obs_types, signals=new.signals)
+    return None
+
+
+def _sat_names() -> np.ndarray:
+    names = np.full(128 * 100, "", dtype="<U3")
+    for c in range(65, 91):
+        for prn in range(100):
+            names[c * 100 + prn] = f"{chr(c)}{prn:02d}"
+    return names
+
+
+_SAT_NAMES = _sat_names()
+_LEAP_AT_S = np.array([(t - GPS_EPOCH).total_seconds() for t, _ in LEAP_SECONDS])
+_LEAP_VAL = np.array([v for _, v in LEAP_SECONDS], dtype=np.float64)
+
+
+def to_gps_seconds(t_s: np.ndarray, time_system: str) -> np.ndarray:
+    """GPS seconds of epoch times ``t_s`` (seconds since 1980-01-06 in ``time_system``).
+
+    GLO (and UTC) epochs get the leap seconds in force at that UTC time; BDT gets
+    +14 s; GPS, GAL, QZS and IRN are returned unchanged.
+    """
+    if time_system in ("GLO", "UTC"):
+        idx = np.searchsorted(_LEAP_AT_S, t_s, side="right") - 1
+        return t_s + np.where(idx >= 0, _LEAP_VAL[np.maximum(idx, 0)], 0.0)
+    if time_system == "BDT":
+        return t_s + 14.0
+    return t_s
+
+
+def _events(text, res, time_system) -> list:
+    flags, ts, lines, starts, stops = res[12], res[13], res[14], res[15], res[16]
+    out = []
+    gps = to_gps_seconds(ts, time_system)
+    for k in range(len(flags)):
+        recs = text[int(starts[k]) : int(stops[k])].decode("ascii", "replace").splitlines()
+        t = None if np.isnan(gps[k]) else GPSTime.from_seconds(float(gps[k]))
+        out.append(ObsEvent(int(flags[k]), t, int(lines[k]), tuple(recs)))
+    return out
+
+
+def _assemble(header: RINEXObsHeader, parts: list, text: bytes, source: str | None) -> ObsData:
+    cols = [[] for _ in range(12)]
+    sigs, events, n_ep = [], [], 0
+    for tables, res in parts:
+        for i in range(12):
+            cols[i].append(res[i] + n_ep if i == 3 else res[i])
+        sigs.append(tables.row_sig[res[5]])
+        events.extend(_events(text, res, header.time_system))
+        n_ep += len(res[0])
+    ep_t, ep_flag, ep_clk, r_ep, r_sat, _, pr, cp, dop, cn0, lli, ssi = (
+        c[0] if len(c) == 1 else np.concatenate(c) for c in cols
+    )
+    sig = sigs[0] if len(sigs) == 1 else np.concatenate(sigs)
+    key = r_ep.astype(np.int64) * 16384 + r_sat
+    if key.size and np.any(key[1:] < key[:-1]):
+        order = np.argsort(key, kind="stable")
+        r_ep, r_sat, sig = r_ep[order], r_sat[order], sig[order]
+        pr, cp, dop, cn0, lli, ssi = pr[order], cp[order], dop[order], cn0[order], lli[order], ssi[order]
+    if header.major == 2:
+        header = _v2_systems(header, r_sat)
+    return ObsData(
+        header=header, time_gps_s=to_gps_seconds(ep_t, header.time_system), epoch_flag=ep_flag,
+        clock_offset_s=ep_clk, epoch_idx=np.ascontiguousarray(r_ep), sat=_SAT_NAMES[r_sat],
+        sig=sig, pr_m=pr, cp_cyc=cp, dop_hz=dop, cn0_dbhz=cn0, lli=lli, ssi=ssi,
+        events=tuple(events), source=source or "",
+    )
+
+
+def _v2_systems(header: RINEXObsHeader, r_sat: np.ndarray) -> RINEXObsHeader:
+    """Keep, in a RINEX 2 header, the obs types of the systems actually observed (or the declared one)."""
+    seen = {chr(c // 100) for c in np.unique(r_sat)} if r_sat.size else set()
+    keep = [s for s in header.obs_types if s in seen] or [s for s in header.obs_types][:1]
+    if header.system != "M" and header.system in header.obs_types:
+        keep = sorted(set(keep) | {header.system})
+    return replace(header, obs_types={s: header.obs_types[s] for s in keep},
+                   signals={s: header.signals[s] for s in keep})
