@@ -1,0 +1,332 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""MSM cell unpacking and packing (RTCM 10403.3 §3.5.16); compiled twin of vngeonet/kernels/msm.py."""
+
+import numpy as np
+cimport numpy as cnp
+from libc.stdint cimport uint8_t, int8_t, int32_t, int64_t, uint64_t
+from libc.math cimport NAN
+
+cnp.import_array()
+
+cdef double C_MPS = 299792458.0
+cdef double RANGE_MS_M = 299792458.0 * 1e-3
+cdef int SAT_BITS[8]
+cdef int CELL_BITS[8]
+SAT_BITS[:] = [0, 10, 10, 10, 18, 36, 18, 36]
+CELL_BITS[:] = [0, 15, 27, 42, 48, 63, 65, 80]
+# Per level: number of cell fields, then (column, width, signed) triples.
+cdef int CF_N[8]
+cdef int CF[8][6][3]
+CF_N[:] = [0, 1, 3, 4, 5, 6, 5, 6]
+CF[1][0][:] = [0, 15, 1]
+CF[2][0][:] = [1, 22, 1]; CF[2][1][:] = [2, 4, 0]; CF[2][2][:] = [3, 1, 0]
+CF[3][0][:] = [0, 15, 1]; CF[3][1][:] = [1, 22, 1]; CF[3][2][:] = [2, 4, 0]; CF[3][3][:] = [3, 1, 0]
+CF[4][0][:] = [0, 15, 1]; CF[4][1][:] = [1, 22, 1]; CF[4][2][:] = [2, 4, 0]; CF[4][3][:] = [3, 1, 0]
+CF[4][4][:] = [4, 6, 0]
+CF[5][0][:] = [0, 15, 1]; CF[5][1][:] = [1, 22, 1]; CF[5][2][:] = [2, 4, 0]; CF[5][3][:] = [3, 1, 0]
+CF[5][4][:] = [4, 6, 0]; CF[5][5][:] = [5, 15, 1]
+CF[6][0][:] = [0, 20, 1]; CF[6][1][:] = [1, 24, 1]; CF[6][2][:] = [2, 10, 0]; CF[6][3][:] = [3, 1, 0]
+CF[6][4][:] = [4, 10, 0]
+CF[7][0][:] = [0, 20, 1]; CF[7][1][:] = [1, 24, 1]; CF[7][2][:] = [2, 10, 0]; CF[7][3][:] = [3, 1, 0]
+CF[7][4][:] = [4, 10, 0]; CF[7][5][:] = [5, 15, 1]
+
+cdef double LOCK402[16]
+cdef double LOCK407[1024]
+
+
+cdef void _init_tables():
+    cdef int i
+    cdef int64_t v = 0, step
+    LOCK402[0] = 0.0
+    for i in range(1, 16):
+        LOCK402[i] = (<double>(1 << (i + 4))) * 1e-3
+    for i in range(1024):
+        LOCK407[i] = NAN
+    for i in range(705):
+        LOCK407[i] = v * 1e-3
+        step = 1 if i < 64 else (<int64_t>1) << (i // 32 - 1)
+        v += step
+
+
+_init_tables()
+
+
+cdef inline uint64_t getu(const uint8_t* b, Py_ssize_t pos, int n) noexcept nogil:
+    """n <= 57 bits from bit pos (caller checked bounds)."""
+    cdef uint64_t v = 0
+    cdef Py_ssize_t i = pos >> 3
+    cdef Py_ssize_t end = pos + n
+    cdef Py_ssize_t last = (end + 7) >> 3
+    if n == 0:
+        return 0
+    while i < last:
+        v = (v << 8) | b[i]
+        i += 1
+    return (v >> ((last << 3) - end)) & (((<uint64_t>1) << n) - 1)
+
+
+cdef inline int64_t gets(const uint8_t* b, Py_ssize_t pos, int n) noexcept nogil:
+    cdef uint64_t v = getu(b, pos, n)
+    if (v >> (n - 1)) & 1:
+        return <int64_t>v - ((<int64_t>1) << n)
+    return <int64_t>v
+
+
+cdef inline int popcount64(uint64_t v) noexcept nogil:
+    cdef int c = 0
+    while v:
+        v &= v - 1
+        c += 1
+    return c
+
+
+def unpack_msm(const uint8_t[::1] buf, int msm, const double[::1] f0_hz, const double[::1] df_hz,
+               int8_t[::1] glo_chan):
+    """See vngeonet.kernels.msm.unpack_msm (the specification)."""
+    cdef Py_ssize_t nbits = buf.shape[0] * 8
+    cdef const uint8_t* b
+    cdef Py_ssize_t pos, need, x
+    cdef int i, j, c, f, col, n, nsat, nsig, ncell, sgn
+    cdef uint64_t sat_mask, sig_mask, cm
+    cdef int prn_l[64]
+    cdef int sig_l[32]
+    if msm < 1 or msm > 7:
+        raise ValueError(f"MSM level must be 1..7, got {msm}")
+    if f0_hz.shape[0] < 33 or df_hz.shape[0] < 33 or glo_chan.shape[0] < 65:
+        raise ValueError("f0_hz/df_hz need 33 entries and glo_chan 65")
+    if nbits < 169:
+        raise ValueError(f"MSM payload too short: header needs 169 bits, have {nbits}")
+    b = &buf[0]
+    sat_mask = (getu(b, 73, 32) << 32) | getu(b, 105, 32)
+    sig_mask = getu(b, 137, 32)
+    nsat = 0
+    nsig = 0
+    for i in range(64):
+        if (sat_mask >> (63 - i)) & 1:
+            prn_l[nsat] = i + 1
+            nsat += 1
+    for i in range(32):
+        if (sig_mask >> (31 - i)) & 1:
+            sig_l[nsig] = i + 1
+            nsig += 1
+    x = nsat * nsig
+    if 169 + x > nbits:
+        raise ValueError(f"MSM payload too short: cell mask needs {169 + x} bits, have {nbits}")
+    ncell = 0
+    for i in range(x):
+        ncell += <int>getu(b, 169 + i, 1)
+    need = 169 + x + nsat * SAT_BITS[msm] + ncell * CELL_BITS[msm]
+    if need > nbits:
+        raise ValueError(f"MSM payload too short: data needs {need} bits, have {nbits}")
+    if x <= 57:
+        cell_mask = getu(b, 169, <int>x)
+    else:
+        cell_mask = (int.from_bytes(bytes(buf), "big") >> (nbits - 169 - x)) & ((<object>1 << x) - 1)
+    head = (<int>getu(b, 0, 12), <int>getu(b, 12, 12), <int>getu(b, 24, 30), <int>getu(b, 54, 1),
+            <int>getu(b, 55, 3), <int>getu(b, 58, 7), <int>getu(b, 65, 2), <int>getu(b, 67, 2),
+            <int>getu(b, 69, 1), <int>getu(b, 70, 3), sat_mask, sig_mask, cell_mask)
+
+    prn = np.empty(nsat, dtype=np.uint8)
+    sat_raw = np.zeros((nsat, 4), dtype=np.int32)
+    cell_prn = np.empty(ncell, dtype=np.uint8)
+    cell_sig = np.empty(ncell, dtype=np.uint8)
+    cell_raw = np.zeros((ncell, 6), dtype=np.int32)
+    obs = np.empty((5, ncell), dtype=np.float64)
+    half = np.zeros(ncell, dtype=np.bool_)
+    cdef uint8_t[::1] prn_v = prn
+    cdef int32_t[:, ::1] sr = sat_raw
+    cdef uint8_t[::1] cp_v = cell_prn
+    cdef uint8_t[::1] cs_v = cell_sig
+    cdef int32_t[:, ::1] cr = cell_raw
+    cdef double[:, ::1] ob = obs
+    cdef uint8_t[::1] hv = half.view(np.uint8)
+    cdef int cell_sat[2048]
+    cdef int* cell_sat_p = cell_sat
+    cdef int fdma = 0
+    for i in range(1, 33):
+        if df_hz[i] != 0.0:
+            fdma = 1
+    if ncell > 2048:
+        raise ValueError("MSM with more than 2048 cells")
+    with nogil:
+        pos = 169
+        c = 0
+        for i in range(x):
+            if getu(b, pos, 1):
+                cell_sat_p[c] = i // nsig
+                cp_v[c] = <uint8_t>prn_l[i // nsig]
+                cs_v[c] = <uint8_t>sig_l[i % nsig]
+                c += 1
+            pos += 1
+        for i in range(nsat):
+            prn_v[i] = <uint8_t>prn_l[i]
+        if msm >= 4:
+            for i in range(nsat):
+                sr[i, 0] = <int32_t>getu(b, pos, 8)
+                pos += 8
+        if msm == 5 or msm == 7:
+            for i in range(nsat):
+                sr[i, 1] = <int32_t>getu(b, pos, 4)
+                pos += 4
+        for i in range(nsat):
+            sr[i, 2] = <int32_t>getu(b, pos, 10)
+            pos += 10
+        if msm == 5 or msm == 7:
+            for i in range(nsat):
+                sr[i, 3] = <int32_t>gets(b, pos, 14)
+                pos += 14
+        for f in range(CF_N[msm]):
+            col = CF[msm][f][0]
+            n = CF[msm][f][1]
+            sgn = CF[msm][f][2]
+            for j in range(ncell):
+                if sgn:
+                    cr[j, col] = <int32_t>gets(b, pos, n)
+                else:
+                    cr[j, col] = <int32_t>getu(b, pos, n)
+                pos += n
+        if fdma and (msm == 5 or msm == 7):
+            for i in range(nsat):
+                if sr[i, 1] <= 13:
+                    glo_chan[prn_l[i]] = <int8_t>(sr[i, 1] - 7)
+        _observables(msm, sr, cr, cell_sat_p, cp_v, cs_v, f0_hz, df_hz, glo_chan, ob, hv, ncell)
+    return head, prn, sat_raw, cell_prn, cell_sig, cell_raw, obs, half, pos
+
+
+cdef void _observables(int msm, int32_t[:, ::1] sr, int32_t[:, ::1] cr, int* cell_sat,
+                       uint8_t[::1] cprn, uint8_t[::1] csig, const double[::1] f0_hz,
+                       const double[::1] df_hz, int8_t[::1] glo_chan, double[:, ::1] ob,
+                       uint8_t[::1] hv, int ncell) noexcept nogil:
+    cdef double nan = NAN
+    cdef int c, s, sig, k, ext = msm >= 6
+    cdef int32_t rough_ms, mod, rate, fpr, fcp, lock, cnr, frate
+    cdef double wl, rough
+    cdef int valid
+    cdef int32_t pr_bad = -(1 << 19) if ext else -(1 << 14)
+    cdef int32_t cp_bad = -(1 << 23) if ext else -(1 << 21)
+    cdef double pr_sc = 1.862645149230957e-09 if ext else 5.960464477539063e-08  # 2^-29 / 2^-24
+    cdef double cp_sc = 4.656612873077393e-10 if ext else 1.862645149230957e-09  # 2^-31 / 2^-29
+    for c in range(ncell):
+        s = cell_sat[c]
+        rough_ms = sr[s, 0]
+        mod = sr[s, 2]
+        rate = sr[s, 3]
+        fpr = cr[c, 0]
+        fcp = cr[c, 1]
+        lock = cr[c, 2]
+        cnr = cr[c, 4]
+        frate = cr[c, 5]
+        sig = csig[c]
+        k = glo_chan[cprn[c]]
+        if df_hz[sig] != 0.0:
+            wl = nan if k == -128 else C_MPS / (f0_hz[sig] + k * df_hz[sig])
+        else:
+            wl = C_MPS / f0_hz[sig]
+        valid = msm < 4 or rough_ms != 255
+        rough = (rough_ms if msm >= 4 else 0) + mod / 1024.0
+        ob[0, c] = nan
+        ob[1, c] = nan
+        ob[2, c] = nan
+        ob[3, c] = nan
+        ob[4, c] = nan
+        if msm != 2 and valid and fpr != pr_bad:
+            ob[0, c] = (rough + fpr * pr_sc) * RANGE_MS_M
+        if msm >= 2 and valid and fcp != cp_bad:
+            ob[1, c] = (rough + fcp * cp_sc) * RANGE_MS_M / wl
+        if (msm == 5 or msm == 7) and rate != -8192 and frate != -(1 << 14):
+            ob[2, c] = -(rate + frate * 1e-4) / wl
+        if msm >= 4 and cnr != 0:
+            ob[3, c] = cnr * (0.0625 if ext else 1.0)
+        if msm >= 2:
+            ob[4, c] = LOCK407[lock] if ext else LOCK402[lock & 15]
+            hv[c] = cr[c, 3] != 0
+
+
+cdef inline void putu(uint8_t* b, Py_ssize_t pos, int n, uint64_t v) noexcept nogil:
+    """Write the low n bits of v at bit pos (buffer pre-zeroed)."""
+    cdef int i
+    for i in range(n):
+        if (v >> (n - 1 - i)) & 1:
+            b[(pos + i) >> 3] |= <uint8_t>(0x80 >> ((pos + i) & 7))
+
+
+def pack_msm(int msm, tuple head, const int32_t[:, ::1] sat_raw, const int32_t[:, ::1] cell_raw,
+             tail, Py_ssize_t tail_nbits):
+    """See vngeonet.kernels.msm.pack_msm (the specification)."""
+    cdef int i, j, f, col, n, sgn, nsat, nsig, ncell
+    cdef int64_t v, lo, hi
+    cdef Py_ssize_t pos, total, x
+    cdef uint64_t sat_mask, sig_mask
+    if msm < 1 or msm > 7:
+        raise ValueError(f"MSM level must be 1..7, got {msm}")
+    sat_mask = head[10]
+    sig_mask = head[11]
+    cell_mask = head[12]
+    nsat = popcount64(sat_mask)
+    nsig = popcount64(sig_mask)
+    x = nsat * nsig
+    ncell = bin(cell_mask).count("1")
+    if sat_raw.shape[0] != nsat or cell_raw.shape[0] != ncell:
+        raise ValueError("MSM arrays do not match the satellite/cell masks")
+    if cell_mask >> x:
+        raise ValueError("MSM cell mask longer than nsat*nsig")
+    widths = (12, 12, 30, 1, 3, 7, 2, 2, 1, 3)
+    for i in range(10):
+        if not 0 <= head[i] < (1 << widths[i]):
+            raise OverflowError(f"MSM field value {head[i]} does not fit {widths[i]} bits")
+    total = 169 + x + nsat * SAT_BITS[msm] + ncell * CELL_BITS[msm]
+    if tail_nbits < 0:
+        tail = 0
+        tail_nbits = (8 - total % 8) % 8
+    if (total + tail_nbits) % 8:
+        raise ValueError("MSM payload is not a whole number of bytes")
+    out = bytearray((total + tail_nbits) // 8)
+    cdef uint8_t[::1] ov = out
+    cdef uint8_t* b = &ov[0]
+    pos = 0
+    for i in range(10):
+        putu(b, pos, widths[i], head[i])
+        pos += widths[i]
+    putu(b, pos, 32, sat_mask >> 32)
+    putu(b, pos + 32, 32, sat_mask & 0xFFFFFFFF)
+    putu(b, pos + 64, 32, sig_mask)
+    pos += 96
+    for i in range(x):
+        putu(b, pos + i, 1, (cell_mask >> (x - 1 - i)) & 1)
+    pos += x
+    cdef int err = 0
+    with nogil:
+        if msm >= 4:
+            for i in range(nsat):
+                err |= _put_checked(b, &pos, 8, 0, sat_raw[i, 0])
+        if msm == 5 or msm == 7:
+            for i in range(nsat):
+                err |= _put_checked(b, &pos, 4, 0, sat_raw[i, 1])
+        for i in range(nsat):
+            err |= _put_checked(b, &pos, 10, 0, sat_raw[i, 2])
+        if msm == 5 or msm == 7:
+            for i in range(nsat):
+                err |= _put_checked(b, &pos, 14, 1, sat_raw[i, 3])
+        for f in range(CF_N[msm]):
+            col = CF[msm][f][0]
+            n = CF[msm][f][1]
+            sgn = CF[msm][f][2]
+            for j in range(ncell):
+                err |= _put_checked(b, &pos, n, sgn, cell_raw[j, col])
+    if err:
+        raise OverflowError("MSM field value does not fit its width")
+    if tail_nbits:
+        t = int(tail) & ((<object>1 << tail_nbits) - 1)
+        for i in range(tail_nbits):
+            putu(b, pos + i, 1, (t >> (tail_nbits - 1 - i)) & 1)
+    return bytes(out)
+
+
+cdef inline int _put_checked(uint8_t* b, Py_ssize_t* pos, int n, int sgn, int64_t v) noexcept nogil:
+    cdef int64_t lo = -((<int64_t>1) << (n - 1)) if sgn else 0
+    cdef int64_t hi = ((<int64_t>1) << (n - 1)) if sgn else ((<int64_t>1) << n)
+    if v < lo or v >= hi:
+        return 1
+    putu(b, pos[0], n, (<uint64_t>v) & (((<uint64_t>1) << n) - 1))
+    pos[0] += n
+    return 0
