@@ -1,0 +1,488 @@
+"""Broadcast ephemeris messages: 1019, 1020, 1041, 1042, 1044, 1045, 1046.
+
+Each message has a fixed layout (:data:`vngeonet.rtcm.fields.SPECS`): a
+decode is one ``unpack_fields`` call of the ``bits`` kernel, then one
+vectorised gather-and-scale to SI units, then the
+:class:`~vngeonet.model.KeplerEphemeris` / :class:`~vngeonet.model.GlonassEphemeris`.
+The message keeps the integer field vector as transmitted, so the encoder
+is a single ``pack_fields`` call and bit-exact; :func:`from_ephemeris`
+quantises an SI ephemeris (e.g. from RINEX) into a message.
+
+Conventions
+-----------
+* Angles: semicircles x pi -> radians; rates in rad/s.
+* Clock: ``af0_s``, ``af1_sps``, ``af2_sps2``; group delays in seconds
+  (BeiDou TGD1/TGD2 from 0.1 ns units).
+* Full times: Galileo (12-bit GST week) and BeiDou (13-bit BDT week) weeks
+  are unambiguous, so their ``toe`` is a full GPS time and, when
+  ``ctx.approx_time`` is ``None``, it becomes the context's approximate time.
+  GPS, QZSS and NavIC broadcast a 10-bit week: it is resolved with
+  ``ctx.approx_time``; without it the 10-bit week is kept and the message
+  says ``time_resolved=False``.
+* GLONASS: PZ-90 state in m, m/s, m/s^2 (from km, sign-magnitude fields);
+  ``tb_s`` = DF110 x 900 s of the GLONASS (Moscow) day; ``toe`` is resolved
+  with ``ctx.approx_time``, else from NT/N4 when DF131 says they are
+  available; the channel k = DF040 - 7 goes to ``ctx.glo_channels``.
+* Accuracy: GPS/QZSS/BeiDou/NavIC URA index -> nominal metres
+  (IS-GPS-200 §20.3.3.3.1.3; index 15 -> NaN); Galileo SISA index -> metres
+  (Galileo OS SIS ICD §5.1.11; 255 = NAPA -> NaN).
+* Health: GPS/QZSS 6-bit word, BeiDou SatH1, NavIC (L5 flag << 1 | S flag),
+  Galileo in the RINEX 3 bit layout (bit 0 E1-B DVS, bits 1-2 E1-B HS,
+  bit 3 E5a DVS, bits 4-5 E5a HS, bit 6 E5b DVS, bits 7-8 E5b HS).
+
+References
+----------
+RTCM 10403.3 §3.5.6 (1019, 1020), §3.5.7 (1044, 1045, 1046), §3.5.8
+(1041, 1042); IS-GPS-200N Table 20-III; GLONASS ICD 5.1 Table 4.5;
+Galileo OS SIS ICD 2.1 Table 60; BDS-SIS-ICD-B1I 3.0 §5.2.4; IS-QZSS-PNT;
+IRNSS SIS ICD 1.1.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from dataclasses import MISSING, dataclass, fields as dc_fields
+
+import numpy as np
+
+from vngeonet.gnss.time import (
+    GPSTime,
+    bdt_to_gps,
+    glonass_to_gps,
+    gps_to_utc,
+    gst_to_gps,
+    resolve_rollover,
+)
+from vngeonet.model import GlonassEphemeris, KeplerEphemeris
+from vngeonet.rtcm.fields import layout
+
+_NAN = float("nan")
+_WEEK_S = 604800.0
+_HALF_WEEK_S = 302400.0
+
+# URA index -> nominal metres (IS-GPS-200 §20.3.3.3.1.3; BDS and NavIC use the same scale).
+URA_M = (2.0, 2.8, 4.0, 5.7, 8.0, 11.3, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0,
+         1024.0, 2048.0, 4096.0, _NAN)
+# GLONASS-M F_T accuracy index -> metres (GLONASS ICD 5.1 Table 4.4).
+FT_M = (1.0, 2.0, 2.5, 4.0, 5.0, 7.0, 10.0, 12.0, 14.0, 16.0, 32.0, 64.0, 128.0, 256.0,
+        512.0, _NAN)
+
+
+def sisa_m(index: int) -> float:
+    """Galileo SISA index -> metres (Galileo OS SIS ICD §5.1.11); NaN for spare / NAPA."""
+    if index < 50:
+        return index * 0.01
+    if index < 75:
+        return 0.5 + (index - 50) * 0.02
+    if index < 100:
+        return 1.0 + (index - 75) * 0.04
+    if index < 126:
+        return 2.0 + (index - 100) * 0.16
+    return _NAN
+
+
+def _sisa_index(acc_m: float) -> int:
+    if math.isnan(acc_m):
+        return 255
+    for i in range(126):
+        if sisa_m(i) >= acc_m - 1e-9:
+            return i
+    return 255
+
+
+def _ura_index(acc_m: float) -> int:
+    if math.isnan(acc_m):
+        return 15
+    for i, v in enumerate(URA_M[:15]):
+        if v >= acc_m - 1e-9:
+            return i
+    return 15
+
+
+def _fast_constructor(cls):
+    """A constructor for a frozen slotted dataclass taking every field positionally, in order.
+
+    Skips the generated ``__init__`` (which pays ``object.__setattr__`` per
+    field, about half of an ephemeris decode) by calling the slot descriptors
+    directly; fields past the given arguments take their defaults.  Falls
+    back to ``cls`` itself when the class has a ``__post_init__``.
+    """
+    if hasattr(cls, "__post_init__"):
+        return cls
+    flds = dc_fields(cls)
+    setters = tuple(getattr(cls, f.name).__set__ for f in flds)
+    tails = tuple((setters[i], f.default, f.default_factory) for i, f in enumerate(flds))
+    new = object.__new__
+    missing = MISSING
+
+    def make(*args):
+        obj = new(cls)
+        for setter, value in zip(setters, args):
+            setter(obj, value)
+        for setter, default, factory in tails[len(args):]:
+            setter(obj, factory() if default is missing else default)
+        return obj
+
+    return make
+
+
+_new_kepler = _fast_constructor(KeplerEphemeris)
+
+# --------------------------------------------------------------------- Kepler
+
+
+@dataclass(frozen=True, slots=True)
+class _KeplerSpec:
+    """Where each Keplerian element sits in a message (DF numbers)."""
+
+    system: str
+    ints: tuple  # DFs of (prn, week, iode, iodc, accuracy index)
+    reals: tuple  # DFs of (toe, toc, sqrt_a, e, i0, OMEGA0, omega, M0, dn, IDOT, OMEGADOT,
+    #                      Cuc, Cus, Crc, Crs, Cic, Cis, af0, af1, af2, tgd, tgd2); None = absent
+    week_bits: int
+
+
+_KEPLER_SPECS = {
+    1019: _KeplerSpec("G", (9, 76, 71, 85, 77),
+                      (93, 81, 92, 90, 97, 95, 99, 88, 87, 79, 100, 89, 91, 98, 86, 94, 96,
+                       84, 83, 82, 101, None), 10),
+    1044: _KeplerSpec("J", (429, 452, 434, 456, 453),
+                      (442, 430, 441, 439, 446, 444, 448, 437, 436, 450, 449, 438, 440, 447,
+                       435, 443, 445, 433, 432, 431, 455, None), 10),
+    1041: _KeplerSpec("I", (516, 517, 525, 525, 521),
+                      (537, 522, 539, 538, 543, 540, 541, 536, 524, 535, 542, 529, 530, 533,
+                       534, 531, 532, 518, 519, 520, 523, None), 10),
+    1042: _KeplerSpec("C", (488, 489, 492, 497, 490),
+                      (505, 493, 504, 502, 509, 507, 511, 500, 499, 491, 512, 501, 503, 510,
+                       498, 506, 508, 496, 495, 494, 513, 514), 13),
+    1045: _KeplerSpec("E", (252, 289, 290, 290, 291),
+                      (304, 293, 303, 301, 308, 306, 310, 299, 298, 292, 311, 300, 302, 309,
+                       297, 305, 307, 296, 295, 294, 312, None), 12),
+    1046: _KeplerSpec("E", (252, 289, 290, 290, 286),
+                      (304, 293, 303, 301, 308, 306, 310, 299, 298, 292, 311, 300, 302, 309,
+                       297, 305, 307, 296, 295, 294, 312, 313), 12),
+}
+
+_ELEMENTS = ("sqrt_a", "e", "i0_rad", "omega0_rad", "omega_rad", "m0_rad", "delta_n_radps",
+             "idot_radps", "omega_dot_radps", "cuc_rad", "cus_rad", "crc_m", "crs_m",
+             "cic_rad", "cis_rad", "af0_s", "af1_sps", "af2_sps2", "tgd_s", "tgd2_s")
+
+
+class _Compiled:
+    """Gather indices and SI scales of one message type (built once)."""
+
+    __slots__ = ("lay", "iidx", "ridx", "rsi", "spec", "index")
+
+    def __init__(self, msg_type: int):
+        spec = _KEPLER_SPECS[msg_type]
+        lay = layout(msg_type)
+        self.spec = spec
+        self.lay = lay
+        self.index = lay.index
+        self.iidx = [lay.index[d] for d in spec.ints]
+        self.ridx = np.array([lay.index[d] if d else 0 for d in spec.reals], dtype=np.intp)
+        self.rsi = np.array([lay.si[lay.index[d]] if d else _NAN for d in spec.reals])
+
+
+_COMPILED = {t: _Compiled(t) for t in _KEPLER_SPECS}
+
+
+def _health(msg_type: int, v: list, ix: dict) -> int:
+    """Health word from the integer field vector (see module notes)."""
+    if msg_type == 1019:
+        return v[ix[102]]
+    if msg_type == 1044:
+        return v[ix[454]]
+    if msg_type == 1042:
+        return v[ix[515]]
+    if msg_type == 1041:
+        return v[ix[527]] << 1 | v[ix[528]]
+    if msg_type == 1045:
+        return v[ix[314]] << 4 | v[ix[315]] << 3
+    return v[ix[316]] << 7 | v[ix[317]] << 6 | v[ix[287]] << 1 | v[ix[288]]
+
+
+def _fit_interval_h(msg_type: int, v: list, ix: dict) -> float:
+    """Curve-fit interval: IS-GPS-200 §20.3.4.4 (GPS), IS-QZSS (2 h / more); 4 h otherwise."""
+    if msg_type == 1019:
+        if not v[ix[137]]:
+            return 4.0
+        iodc = v[ix[85]]
+        if 240 <= iodc <= 247:
+            return 8.0
+        if 248 <= iodc <= 255 or iodc == 496:
+            return 14.0
+        if 497 <= iodc <= 503 or 1021 <= iodc <= 1023:
+            return 26.0
+        if 504 <= iodc <= 510:
+            return 50.0
+        if iodc == 511 or 752 <= iodc <= 756:
+            return 74.0
+        return 98.0 if iodc == 757 else 6.0
+    if msg_type == 1044:
+        return 4.0 if v[ix[457]] else 2.0
+    return 4.0
+
+
+def _source(msg_type: int, prn: int) -> str:
+    if msg_type == 1045:
+        return "FNAV"
+    if msg_type == 1046:
+        return "INAV"
+    if msg_type == 1042:
+        return "D2" if prn <= 5 or prn >= 59 else "D1"
+    return "LNAV"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class EphemerisMessage:
+    """A decoded ephemeris message (1019, 1020, 1041, 1042, 1044, 1045, 1046).
+
+    Attributes
+    ----------
+    msg_type : int
+        DF002.
+    sat : str
+        RINEX 3 satellite id ("G05", "R18", "E11", "C23", "J01", "I03").
+    eph : KeplerEphemeris or GlonassEphemeris
+        The ephemeris in SI units.
+    fields : ndarray of int64, shape (n,)
+        The data fields after DF002 as transmitted, in the order of
+        ``vngeonet.rtcm.fields.SPECS[msg_type]`` (read-only).
+    time_resolved : bool
+        ``False`` when the full week / date could not be determined (no
+        ``ctx.approx_time`` for GPS/QZSS/NavIC/GLONASS); ``eph.toe`` then
+        carries the broadcast week (GLONASS: week 0) and must not be used
+        as an absolute time.
+    """
+
+    msg_type: int
+    sat: str
+    eph: KeplerEphemeris | GlonassEphemeris
+    fields: np.ndarray
+    time_resolved: bool = True
+
+    def field(self, df: int) -> int:
+        """Integer value of data field ``df`` as transmitted."""
+        return int(self.fields[layout(self.msg_type).index[df]])
+
+    def to_json(self) -> dict:
+        d = {"type": self.msg_type, "sat": self.sat, "system": self.sat[0],
+             "time_resolved": self.time_resolved}
+        for f in dc_fields(self.eph):
+            if f.name in ("sat", "extra"):
+                continue
+            d[f.name] = _json_value(getattr(self.eph, f.name), self.time_resolved)
+        return d
+
+
+def _json_value(x, resolved: bool):
+    if isinstance(x, GPSTime):
+        return x.isoformat() if resolved else None
+    if isinstance(x, float):
+        return None if math.isnan(x) else x
+    if isinstance(x, tuple):
+        return [_json_value(y, resolved) for y in x]
+    return x
+
+
+def _resolve_kepler(spec: _KeplerSpec, week_raw: int, toe_sow: float, toc_sow: float, ctx):
+    """(own-system week, toe, toc as GPSTime, resolved) of a Keplerian ephemeris."""
+    approx = getattr(ctx, "approx_time", None)
+    sys_ = spec.system
+    if sys_ == "E" or sys_ == "C":
+        to_gps = gst_to_gps if sys_ == "E" else bdt_to_gps
+        week, resolved = week_raw, True
+    else:
+        offset = 1024 if sys_ == "I" else 0
+        if approx is not None:
+            week, resolved = resolve_rollover(week_raw, 10, approx, offset), True
+        else:
+            week, resolved = week_raw, False
+
+        def to_gps(w, s, _o=offset):
+            return GPSTime(w + _o, s)
+
+    dt = toc_sow - toe_sow
+    toc_week = week - 1 if dt > _HALF_WEEK_S else week + 1 if dt < -_HALF_WEEK_S else week
+    toe = to_gps(week, toe_sow)
+    toc = to_gps(toc_week, toc_sow)
+    if resolved and ctx is not None and approx is None:
+        ctx.approx_time = toe
+    return week, toe, toc, resolved
+
+
+def _decode_kepler(payload: bytes, ctx, msg_type: int) -> EphemerisMessage:
+    c = _COMPILED[msg_type]
+    vals = c.lay.unpack(payload, msg_type, source=getattr(ctx, "source", "") or "")
+    r = (vals[c.ridx] * c.rsi).tolist()
+    v = vals.tolist()
+    ii = c.iidx
+    prn, week_raw, iode, iodc, acc_i = v[ii[0]], v[ii[1]], v[ii[2]], v[ii[3]], v[ii[4]]
+    spec = c.spec
+    week, toe, toc, resolved = _resolve_kepler(spec, week_raw, r[0], r[1], ctx)
+    sat = f"{spec.system}{prn:02d}"
+    acc = sisa_m(acc_i) if spec.system == "E" else URA_M[acc_i]
+    eph = _new_kepler(
+        sat, toe, toc, week, r[0], r[1], *r[2:], iode, iodc, _health(msg_type, v, c.index),
+        acc, _fit_interval_h(msg_type, v, c.index), _source(msg_type, prn),
+    )
+    vals.flags.writeable = False
+    return EphemerisMessage(msg_type, sat, eph, vals, resolved)
+
+
+# -------------------------------------------------------------------- GLONASS
+
+_GLO = layout(1020)
+# Positions in the 1020 field vector (fields.SPECS[1020]).
+_G_SLOT, _G_CH, _G_BN, _G_TB = 0, 1, 6, 8
+_G_STATE = np.array([10, 13, 16, 9, 12, 15, 11, 14, 17, 19, 22, 23, 8], dtype=np.intp)
+_G_STATE_SI = _GLO.si[_G_STATE]
+_G_EN, _G_FT, _G_NT, _G_AVAIL, _G_N4 = 24, 26, 27, 29, 32
+
+
+def _glonass_toe(tb_s: float, v: list, ctx) -> tuple[GPSTime, bool]:
+    """Full GPS time of t_b: nearest to ``ctx.approx_time``, else from N4/NT."""
+    approx = getattr(ctx, "approx_time", None)
+    tb = _dt.timedelta(seconds=tb_s)
+    if approx is not None:
+        t_glo = gps_to_utc(approx) + _dt.timedelta(hours=3)
+        day0 = t_glo.replace(hour=0, minute=0, second=0, microsecond=0)
+        cands = [day0 + _dt.timedelta(days=d) + tb for d in (-1, 0, 1)]
+        best = min(cands, key=lambda t: abs((t - t_glo).total_seconds()))
+        return glonass_to_gps(best), True
+    nt, n4 = v[_G_NT], v[_G_N4]
+    if v[_G_AVAIL] and nt > 0 and n4 > 0:
+        day0 = _dt.datetime(1996 + 4 * (n4 - 1), 1, 1) + _dt.timedelta(days=nt - 1)
+        return glonass_to_gps(day0 + tb), True
+    return GPSTime(0, tb_s), False
+
+
+def _decode_1020(payload: bytes, ctx) -> EphemerisMessage:
+    vals = _GLO.unpack(payload, 1020, source=getattr(ctx, "source", "") or "")
+    s = (vals[_G_STATE] * _G_STATE_SI).tolist()
+    v = vals.tolist()
+    k = v[_G_CH] - 7
+    sat = f"R{v[_G_SLOT]:02d}"
+    toe, resolved = _glonass_toe(s[12], v, ctx)
+    eph = GlonassEphemeris(
+        sat, toe, k, (s[0], s[1], s[2]), (s[3], s[4], s[5]), (s[6], s[7], s[8]),
+        tau_n_s=s[10], gamma_n=s[9], health=v[_G_BN], age_days=v[_G_EN],
+        delta_tau_n_s=s[11], tb_s=s[12], source="RTCM1020",
+        extra={"accuracy_m": FT_M[v[_G_FT]]},
+    )
+    if ctx is not None:
+        ctx.glo_channels[sat] = k
+    vals.flags.writeable = False
+    return EphemerisMessage(1020, sat, eph, vals, resolved)
+
+
+# ------------------------------------------------------------------- encoding
+
+
+def encode_ephemeris(m: EphemerisMessage) -> bytes:
+    """Payload of an ephemeris message: its integer field vector, packed (bit-exact)."""
+    return layout(m.msg_type).pack(m.msg_type, m.fields)
+
+
+def _quantise(lay, values: dict) -> np.ndarray:
+    """Integer field vector from ``{df: integer}`` (absent DFs are 0)."""
+    return np.array([values.get(d, 0) if d > 0 else 0 for d in lay.dfs], dtype=np.int64)
+
+
+def _kepler_fields(eph: KeplerEphemeris, msg_type: int) -> np.ndarray:
+    spec = _KEPLER_SPECS[msg_type]
+    lay = layout(msg_type)
+    reals = (eph.toe_sow, eph.toc_sow) + tuple(getattr(eph, n) for n in _ELEMENTS)
+    vals = {d: int(eph.extra.get(f"DF{d:03d}", 0)) for d in lay.index}
+    for d, x in zip(spec.reals, reals):
+        if d is not None:
+            vals[d] = round((0.0 if math.isnan(x) else x) / lay.si[lay.index[d]])
+    acc = _sisa_index(eph.accuracy_m) if spec.system == "E" else _ura_index(eph.accuracy_m)
+    prn = int(eph.sat[1:])
+    for d, x in zip(spec.ints, (prn, eph.week % (1 << spec.week_bits), eph.iode, eph.iodc, acc)):
+        vals[d] = x
+    h = eph.health
+    health = {1019: {102: h}, 1044: {454: h}, 1042: {515: h}, 1041: {527: h >> 1 & 1, 528: h & 1},
+              1045: {314: h >> 4 & 3, 315: h >> 3 & 1},
+              1046: {316: h >> 7 & 3, 317: h >> 6 & 1, 287: h >> 1 & 3, 288: h & 1}}
+    vals.update(health[msg_type])
+    if msg_type == 1019 and eph.fit_interval_h > 4.0:
+        vals[137] = 1
+    if msg_type == 1044 and eph.fit_interval_h > 2.0:
+        vals[457] = 1
+    return _quantise(lay, vals)
+
+
+def _glonass_fields(eph: GlonassEphemeris) -> np.ndarray:
+    lay = _GLO
+    vals = {d: int(eph.extra.get(f"DF{d:03d}", 0)) for d in lay.index}
+    vals.update({38: int(eph.sat[1:]), 40: eph.freq_channel + 7, 108: eph.health, 126: eph.age_days})
+    state = eph.pos_m + eph.vel_mps + eph.acc_mps2 + (
+        eph.gamma_n, eph.tau_n_s, 0.0 if math.isnan(eph.delta_tau_n_s) else eph.delta_tau_n_s, eph.tb_s)
+    for pos, x in zip(_G_STATE.tolist(), state):
+        vals[lay.dfs[pos]] = round(x / lay.si[pos])
+    return _quantise(lay, vals)
+
+
+def from_ephemeris(eph: KeplerEphemeris | GlonassEphemeris, msg_type: int | None = None,
+                   ctx=None) -> EphemerisMessage:
+    """Quantise an SI ephemeris into an ephemeris message (for encoding).
+
+    Parameters
+    ----------
+    eph : KeplerEphemeris or GlonassEphemeris
+        The ephemeris; fields a message carries but the ephemeris does not
+        (e.g. GPS code on L2, GLONASS P1) are taken from ``eph.extra`` under
+        ``"DFnnn"`` keys, else 0.
+    msg_type : int, optional
+        Message number; by default from the system (G 1019, R 1020, E 1046,
+        C 1042, J 1044, I 1041).
+    ctx : DecodeContext, optional
+        Used to resolve the decoded copy's times (see :func:`decode_ephemeris`).
+
+    Returns
+    -------
+    EphemerisMessage
+        The message as a receiver would decode it from the encoded payload.
+
+    Raises
+    ------
+    OverflowError
+        A value does not fit its field.
+    """
+    if msg_type is None:
+        msg_type = {"G": 1019, "R": 1020, "E": 1046, "C": 1042, "J": 1044, "I": 1041}[eph.sat[0]]
+    vals = _glonass_fields(eph) if msg_type == 1020 else _kepler_fields(eph, msg_type)
+    return decode_ephemeris(layout(msg_type).pack(msg_type, vals), ctx)
+
+
+def decode_ephemeris(payload: bytes, ctx=None) -> EphemerisMessage:
+    """Decode any of the ephemeris messages (dispatch on DF002).
+
+    Raises
+    ------
+    FormatError
+        The payload is too short; the message names the type.
+    """
+    msg_type = (payload[0] << 4 | payload[1] >> 4) if len(payload) >= 2 else 0
+    return DECODERS[msg_type](payload, ctx)
+
+
+def _kepler_decoder(msg_type: int):
+    def decode(payload: bytes, ctx=None) -> EphemerisMessage:
+        return _decode_kepler(payload, ctx, msg_type)
+
+    decode.__name__ = f"decode_{msg_type}"
+    decode.__doc__ = f"Decode a {msg_type} payload (RTCM 10403.3; see module notes)."
+    return decode
+
+
+DECODERS = {t: _kepler_decoder(t) for t in _KEPLER_SPECS}
+DECODERS[1020] = _decode_1020
+
+ENCODERS = {EphemerisMessage: encode_ephemeris}
+
+__all__ = ["DECODERS", "ENCODERS", "EphemerisMessage", "from_ephemeris", "decode_ephemeris",
+           "sisa_m", "URA_M", "FT_M"]
