@@ -1,0 +1,729 @@
+"""The NTRIP caster: NTRIP 1.0 and 2.0 on one port, asyncio (uvloop when installed).
+
+Serves
+
+* ``GET /`` — the sourcetable (``SOURCETABLE 200 OK`` to NTRIP 1 clients,
+  ``HTTP/1.1 200 OK`` + ``Content-Type: gnss/sourcetable`` to NTRIP 2);
+* ``GET /MOUNT`` — a stream, Basic auth against the user store; NTRIP 1
+  rovers get ``ICY 200 OK`` and raw bytes, NTRIP 2 rovers ``HTTP/1.1 200 OK``
+  with chunked transfer coding; an unknown mountpoint gives NTRIP 1 clients
+  the sourcetable and NTRIP 2 clients ``404``;
+* ``SOURCE pw /MOUNT`` (NTRIP 1) and ``POST /MOUNT`` with Basic auth (NTRIP 2,
+  plain or chunked body) — uploads from base stations, checked against the
+  mountpoint's ``source_password``;
+* ``GET /admin/status`` — JSON state for users with the admin flag.
+
+Source bytes go through the project's :class:`~vngeonet.rtcm.framer.RTCMFramer`;
+only whole, CRC-checked frames are relayed, so a source killed mid-frame never
+sends half a frame to anyone.  Fan-out and the slow-client policy are in
+:mod:`vngeonet.caster.mounts`.
+
+Protection
+----------
+* request head: at most ``max_header_bytes``, all of it within
+  ``header_timeout_s`` (slowloris) — else ``431``/``408`` and close;
+* at most ``max_connections`` in all and ``max_connections_per_ip`` per
+  address (``503``);
+* failed logins per IP: :class:`~vngeonet.caster.auth.LoginLimiter`
+  (``429`` while locked out; decided before any password hashing);
+* per-user connection limit and account expiry from the store;
+* per-client bounded send queue (drop oldest whole frames, then disconnect);
+* sources silent for ``source_idle_s`` are dropped;
+* ``accept()`` failing with EMFILE/ENFILE/ENOBUFS/ENOMEM: logged, counted,
+  exponential back-off 10 ms .. 1 s.
+
+Shutdown (:meth:`NTRIPCaster.aclose`): stop accepting, close the mountpoints
+(sources), drain client queues for up to ``drain_timeout_s``, then cancel
+what remains and log why.
+
+References
+----------
+RTCM 10410.0 NTRIP 1.0; RTCM 10410.1 NTRIP 2.0 §3 (requests, responses),
+§4 (chunked transfer); RFC 7230/7231 (status codes); RFC 7617 (Basic).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email.utils
+import errno
+import itertools
+import json
+import logging
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+
+import vngeonet
+from vngeonet.caster.auth import LoginLimiter, VerifyCache, check_secret, hash_password, verify_password
+from vngeonet.caster.config import CasterConfig
+from vngeonet.caster.mounts import ClientQueue, Mount
+from vngeonet.caster.nearest import GGAReader, PositionHooks, RoverPosition, choose_station
+from vngeonet.caster.request import ChunkedDecoder, Request, RequestError, RequestParser
+from vngeonet.caster.sourcetable import build_sourcetable
+from vngeonet.store.base import SessionRecord, UserStore
+
+log = logging.getLogger(__name__)
+
+__all__ = ["NTRIPCaster", "install_uvloop", "run_caster"]
+
+_ACCEPT_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+_REASONS = {
+    200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict", 413: "Payload Too Large",
+    414: "URI Too Long", 429: "Too Many Requests", 431: "Request Header Fields Too Large",
+    500: "Internal Server Error", 503: "Service Unavailable",
+}
+
+
+def install_uvloop() -> str:
+    """Use uvloop's event loop policy when uvloop is installed; return the loop name."""
+    try:
+        import uvloop
+    except ImportError:
+        return "asyncio"
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return "uvloop"
+
+
+def _utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass(eq=False)
+class _Session:
+    """One rover connection in the data phase."""
+
+    id: int
+    user: str
+    ip: str
+    requested: str
+    ntrip_version: int
+    start: str
+    queue: ClientQueue | None = None
+    station: str | None = None  # mountpoint currently streamed
+    nearest: bool = False
+    gga: GGAReader = field(default_factory=GGAReader)
+    writer: asyncio.StreamWriter | None = None
+    drainer: asyncio.Task | None = None
+
+
+class NTRIPCaster:
+    """An NTRIP 1/2 caster bound to the addresses of a :class:`CasterConfig`.
+
+    Parameters
+    ----------
+    config : CasterConfig
+    store : UserStore or None
+        Accounts and session log.  Without a store only ``auth = "N"``
+        mountpoints can be read.
+    framer_factory : callable or None
+        Makes one RTCM framer per source connection (``feed(bytes) ->
+        list[Frame]``); default :class:`vngeonet.rtcm.framer.RTCMFramer`.
+    ssl_context : ssl.SSLContext or None
+        For the TLS port; built from ``tls_cert``/``tls_key`` when omitted.
+
+    Examples
+    --------
+    ::
+
+        caster = NTRIPCaster(load_config("caster.toml"), open_store("var/caster.db"))
+        await caster.start()
+        ...
+        await caster.aclose()
+
+    Notes
+    -----
+    **Cancellation**: cancelling the task that awaits :meth:`serve_forever`
+    runs :meth:`aclose`.  **Resource handling**: every socket and task the
+    caster opens is closed by :meth:`aclose`.  **Error handling**: a failing
+    connection is logged and closed; nothing a client sends can stop the server.
+    """
+
+    def __init__(self, config: CasterConfig, store: UserStore | None = None, *, framer_factory=None,
+                 ssl_context: ssl.SSLContext | None = None):
+        self.config = config
+        self.limits = config.limits
+        self.store = store
+        if framer_factory is None:
+            from vngeonet.rtcm.framer import RTCMFramer as framer_factory
+        self._framer_factory = framer_factory
+        self.mounts: dict[str, Mount] = {m.name: Mount(m) for m in config.mounts}
+        self.hooks = PositionHooks()
+        self.limiter = LoginLimiter(self.limits.max_failures, self.limits.failure_window_s,
+                                    self.limits.lockout_s, self.limits.max_lockout_s)
+        self._cache = VerifyCache()
+        self._verify_slots = asyncio.Semaphore(4)  # scrypt is CPU and memory heavy: bound concurrency
+        self._dummy_hash = hash_password("no such user", log2_n=14)
+        self._ssl = ssl_context
+        self.port: int | None = None
+        self.tls_port: int | None = None
+        self.counters = dict.fromkeys((
+            "connections", "rejected_capacity", "rejected_ip", "bad_requests", "header_timeouts",
+            "auth_failures", "rate_limited", "accept_errors", "slow_disconnects", "sources_dropped",
+            "sessions"), 0)
+        self._n_conn = 0
+        self._per_ip: dict[str, int] = {}
+        self._per_user: dict[str, int] = {}
+        self._sessions: dict[int, _Session] = {}
+        self._source_writers: dict[str, asyncio.StreamWriter] = {}
+        self._ids = itertools.count(1)
+        self._finished: list[SessionRecord] = []
+        self._conn_tasks: set[asyncio.Task] = set()
+        self._aux_tasks: set[asyncio.Task] = set()
+        self._lsocks: list[socket.socket] = []
+        self._accepting = False
+        self._closed = asyncio.Event()
+        self._started_s = time.monotonic()
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Bind the listening sockets and start accepting."""
+        host, port = self.config.listen
+        plain = _listen_socket(host, port)
+        self._lsocks.append(plain)
+        self.port = plain.getsockname()[1]
+        self._accepting = True
+        self._spawn_aux(self._accept_loop(plain, None))
+        if self.config.tls_listen is not None or self._ssl is not None:
+            ctx = self._ssl or _server_ssl_context(self.config.tls_cert, self.config.tls_key)
+            thost, tport = self.config.tls_listen or (host, 0)
+            tls = _listen_socket(thost, tport)
+            self._lsocks.append(tls)
+            self.tls_port = tls.getsockname()[1]
+            self._spawn_aux(self._accept_loop(tls, ctx))
+        self._spawn_aux(self._housekeeping())
+        log.info("caster listening on %s:%s%s", host, self.port,
+                 f", TLS on {self.tls_port}" if self.tls_port else "")
+
+    async def serve_forever(self) -> None:
+        """Start (if needed) and run until :meth:`aclose` or cancellation."""
+        if not self._lsocks:
+            await self.start()
+        try:
+            await self._closed.wait()
+        except asyncio.CancelledError:
+            await self.aclose()
+            raise
+
+    async def aclose(self) -> None:
+        """Graceful shutdown: stop accepting, close sources, drain clients, cancel the rest."""
+        if self._closed.is_set():
+            return
+        self._accepting = False
+        for s in self._lsocks:
+            s.close()
+        for t in list(self._aux_tasks):
+            t.cancel()
+        for name, w in list(self._source_writers.items()):
+            log.info("shutdown: closing source of %s", name)
+            w.transport.abort()
+        await self._drain_clients(self.limits.drain_timeout_s)
+        pending = [t for t in self._conn_tasks if not t.done()]
+        if pending:
+            log.info("shutdown: cancelling %d connection tasks still running after drain", len(pending))
+            for t in pending:
+                t.cancel()
+            await asyncio.wait(pending, timeout=5.0)
+        await asyncio.gather(*self._aux_tasks, return_exceptions=True)
+        self._flush_sessions_now()
+        self._closed.set()
+
+    async def _drain_clients(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            busy = [s for s in self._sessions.values()
+                    if s.queue and not s.queue.closed
+                    and (s.queue.pending or s.queue.transport.get_write_buffer_size())]
+            if not busy:
+                break
+            await asyncio.sleep(0.02)
+        for s in list(self._sessions.values()):
+            if s.queue is not None:
+                s.queue.finish("caster shutting down")
+
+    def _spawn_aux(self, coro) -> asyncio.Task:
+        t = asyncio.get_running_loop().create_task(coro)
+        self._aux_tasks.add(t)
+        t.add_done_callback(self._aux_tasks.discard)
+        return t
+
+    async def _accept_loop(self, lsock: socket.socket, ssl_ctx) -> None:
+        loop = asyncio.get_running_loop()
+        delay_s = 0.0
+        while self._accepting:
+            try:
+                conn, addr = await loop.sock_accept(lsock)
+            except OSError as err:
+                if err.errno not in _ACCEPT_ERRNOS or not self._accepting:
+                    if self._accepting:
+                        log.exception("accept failed")
+                        await asyncio.sleep(0.1)
+                    continue
+                self.counters["accept_errors"] += 1
+                delay_s = min(max(delay_s * 2, 0.01), 1.0)
+                log.warning("accept: %s; backing off %.2f s", err, delay_s)
+                await asyncio.sleep(delay_s)
+                continue
+            delay_s = 0.0
+            task = loop.create_task(self._connection(conn, addr, ssl_ctx))
+            self._conn_tasks.add(task)
+            task.add_done_callback(self._conn_tasks.discard)
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(self.limits.session_flush_s)
+            if self._finished and self.store is not None:
+                batch, self._finished = self._finished, []
+                try:
+                    await asyncio.to_thread(self.store.log_sessions, batch)
+                except Exception:
+                    log.exception("session log write failed; %d records kept for retry", len(batch))
+                    self._finished[:0] = batch
+
+    def _flush_sessions_now(self) -> None:
+        if self._finished and self.store is not None:
+            batch, self._finished = self._finished, []
+            try:
+                self.store.log_sessions(batch)
+            except Exception:
+                log.exception("session log write failed at shutdown (%d records lost)", len(batch))
+
+    # ------------------------------------------------------------------ connections
+    async def _connection(self, conn: socket.socket, addr, ssl_ctx) -> None:
+        ip = addr[0] if isinstance(addr, tuple) else str(addr)
+        lim = self.limits
+        total = self._n_conn
+        self._n_conn += 1
+        self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
+        self.counters["connections"] += 1
+        writer = None
+        try:
+            reader, writer = await _streams_for(conn, ssl_ctx, lim.header_timeout_s)
+            if total >= lim.max_connections:
+                self.counters["rejected_capacity"] += 1
+                await self._reply_close(writer, 1, 503, extra=(("Retry-After", "10"),))
+                return
+            if self._per_ip[ip] > lim.max_connections_per_ip:
+                self.counters["rejected_ip"] += 1
+                await self._reply_close(writer, 1, 503, extra=(("Retry-After", "10"),))
+                return
+            req = await self._read_request(reader, writer)
+            if req is not None:
+                await self._dispatch(req, reader, writer, ip)
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, TimeoutError, OSError) as err:
+            log.debug("connection from %s ended: %r", ip, err)
+        except Exception:
+            log.exception("connection from %s failed", ip)
+        finally:
+            self._n_conn -= 1
+            self._per_ip[ip] -= 1
+            if not self._per_ip[ip]:
+                del self._per_ip[ip]
+            if writer is not None:
+                writer.close()
+            else:
+                conn.close()
+
+    async def _read_request(self, reader, writer) -> Request | None:
+        parser = RequestParser(max_header_bytes=self.limits.max_header_bytes)
+        try:
+            async with asyncio.timeout(self.limits.header_timeout_s):
+                while True:
+                    data = await reader.read(4096)
+                    if not data:
+                        return None
+                    req = parser.feed(data)
+                    if req is not None:
+                        return req
+        except TimeoutError:
+            self.counters["header_timeouts"] += 1
+            await self._reply_close(writer, 1, 408)
+        except RequestError as err:
+            self.counters["bad_requests"] += 1
+            await self._reply_close(writer, 1, err.status)
+        return None
+
+    async def _dispatch(self, req: Request, reader, writer, ip: str) -> None:
+        if req.is_upload:
+            await self._serve_source(req, reader, writer, ip)
+        elif req.mount == "":
+            await self._send_sourcetable(writer, req.ntrip_version)
+        elif req.mount == "admin/status":
+            await self._serve_admin(req, writer, ip)
+        else:
+            await self._serve_rover(req, reader, writer, ip)
+
+    # ------------------------------------------------------------------ responses
+    def _head(self, ntrip_version: int, status: int, headers=()) -> bytes:
+        proto = "HTTP/1.1" if ntrip_version == 2 else "HTTP/1.0"
+        lines = [f"{proto} {status} {_REASONS.get(status, 'Error')}"]
+        if ntrip_version == 2:
+            lines.append("Ntrip-Version: Ntrip/2.0")
+        lines.append(f"Server: NTRIP {self.config.server_name}/{vngeonet.__version__}")
+        lines.append(f"Date: {email.utils.formatdate(usegmt=True)}")
+        lines.extend(f"{k}: {v}" for k, v in headers)
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    async def _reply_close(self, writer, ntrip_version: int, status: int, *, extra=(), body: bytes = b"") -> None:
+        headers = list(extra) + [("Connection", "close"), ("Content-Length", str(len(body)))]
+        if body:
+            headers.insert(0, ("Content-Type", "text/plain"))
+        writer.write(self._head(ntrip_version, status, headers) + body)
+        try:
+            async with asyncio.timeout(2.0):
+                await writer.drain()
+        except (TimeoutError, ConnectionError):
+            pass
+
+    async def _send_sourcetable(self, writer, ntrip_version: int) -> None:
+        body = build_sourcetable(self.config, self.mounts, now_s=time.monotonic())
+        if ntrip_version == 2:
+            head = self._head(2, 200, (("Connection", "close"), ("Content-Type", "gnss/sourcetable"),
+                                       ("Content-Length", str(len(body)))))
+        else:
+            head = (f"SOURCETABLE 200 OK\r\nServer: NTRIP {self.config.server_name}/{vngeonet.__version__}\r\n"
+                    f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+                    ).encode("latin-1")
+        writer.write(head + body)
+        async with asyncio.timeout(10.0):
+            await writer.drain()
+
+    # ------------------------------------------------------------------ authentication
+    async def _authenticate(self, req: Request, writer, ip: str, mount: str | None):
+        """Return the user (after replying with an error and returning None on failure)."""
+        v = req.ntrip_version
+        wait_s = self.limiter.locked(ip)
+        if wait_s:
+            self.counters["rate_limited"] += 1
+            await self._reply_close(writer, v, 429, extra=(("Retry-After", str(int(wait_s) + 1)),))
+            return None
+        realm = (("WWW-Authenticate", f'Basic realm="/{mount or "admin"}"'),)
+        if req.user is None or self.store is None:
+            await self._reply_close(writer, v, 401, extra=realm)
+            return None
+        user = self.store.get_user(req.user)
+        if user is not None and self._cache.hit(user.name, user.pw_hash, req.password):
+            ok = True
+        else:
+            async with self._verify_slots:
+                stored = user.pw_hash if user is not None else self._dummy_hash
+                ok = await asyncio.to_thread(verify_password, req.password, stored) and user is not None
+            if ok:
+                self._cache.add(user.name, user.pw_hash, req.password)
+        if not ok:
+            self.counters["auth_failures"] += 1
+            self.limiter.fail(ip)
+            log.info("failed login for %r from %s", req.user, ip)
+            await self._reply_close(writer, v, 401, extra=realm)
+            return None
+        self.limiter.succeed(ip)
+        if user.expired(dt.date.today()) or (mount is not None and not user.may_read(mount)):
+            await self._reply_close(writer, v, 403)
+            return None
+        return user
+
+    # ------------------------------------------------------------------ admin
+    async def _serve_admin(self, req: Request, writer, ip: str) -> None:
+        user = await self._authenticate(req, writer, ip, None)
+        if user is None:
+            return
+        if not user.is_admin:
+            await self._reply_close(writer, req.ntrip_version, 403)
+            return
+        body = json.dumps(self.status(), indent=1).encode()
+        writer.write(self._head(req.ntrip_version, 200, (("Content-Type", "application/json"),
+                                                         ("Content-Length", str(len(body))),
+                                                         ("Connection", "close"))) + body)
+        await writer.drain()
+
+    def status(self) -> dict:
+        """The caster's state as a JSON-ready dict (what ``/admin/status`` returns)."""
+        sessions = [{
+            "id": s.id, "user": s.user, "ip": s.ip, "mount": s.requested, "station": s.station,
+            "ntrip_version": s.ntrip_version, "start": s.start, "gga_count": s.gga.count,
+            "bytes": s.queue.bytes_sent if s.queue else 0,
+            "dropped_frames": s.queue.dropped_frames if s.queue else 0,
+        } for s in self._sessions.values()]
+        return {
+            "server": f"{self.config.server_name}/{vngeonet.__version__}",
+            "uptime_s": round(time.monotonic() - self._started_s, 3),
+            "connections": self._n_conn,
+            "counters": dict(self.counters) | self.limiter.snapshot(),
+            "mounts": {name: m.status() for name, m in self.mounts.items()},
+            "sessions": sessions,
+        }
+
+    # ------------------------------------------------------------------ sources
+    async def _serve_source(self, req: Request, reader, writer, ip: str) -> None:
+        v = req.ntrip_version if req.method == "POST" else 1
+        mount = self.mounts.get(req.mount)
+        password = req.source_password if req.method == "SOURCE" else req.password
+        if self.limiter.locked(ip):
+            self.counters["rate_limited"] += 1
+            await self._source_refuse(writer, req, 429, "ERROR - Too Many Failures")
+            return
+        if mount is None or mount.config.kind != "station":
+            await self._source_refuse(writer, req, 404, "ERROR - Mount Point Invalid")
+            return
+        if not check_secret(password, mount.config.source_password):
+            self.counters["auth_failures"] += 1
+            self.limiter.fail(ip)
+            await self._source_refuse(writer, req, 401, "ERROR - Bad Password")
+            return
+        if mount.live:
+            await self._source_refuse(writer, req, 409, "ERROR - Mount Point Taken")
+            return
+        if req.method == "SOURCE":
+            writer.write(b"ICY 200 OK\r\n\r\n")
+        else:
+            writer.write(self._head(2, 200, (("Connection", "close"),)))
+        await writer.drain()
+        await self._run_source(mount, req, reader, writer, ip)
+
+    async def _source_refuse(self, writer, req: Request, status: int, v1_text: str) -> None:
+        if req.method == "SOURCE":
+            writer.write(v1_text.encode() + b"\r\n")
+            await writer.drain()
+        else:
+            extra = (("WWW-Authenticate", f'Basic realm="/{req.mount}"'),) if status == 401 else ()
+            await self._reply_close(writer, req.ntrip_version, status, extra=extra)
+
+    async def _run_source(self, mount: Mount, req: Request, reader, writer, ip: str) -> None:
+        start = _utc_now()
+        mount.attach_source(ip, time.monotonic())
+        self._source_writers[mount.name] = writer
+        framer = self._framer_factory()
+        dechunk = ChunkedDecoder() if req.chunked else None
+        log.info("source up: %s from %s (NTRIP %d)", mount.name, ip, req.ntrip_version)
+        reason = "source closed"
+        received = 0
+        try:
+            data = req.body
+            while True:
+                if data:
+                    received += len(data)
+                    payload = dechunk.feed(data) if dechunk else data
+                    mount.publish(framer.feed(payload))
+                    if dechunk and dechunk.done:
+                        break
+                try:
+                    async with asyncio.timeout(self.limits.source_idle_s):
+                        data = await reader.read(65536)
+                except TimeoutError:
+                    reason = "source idle"
+                    break
+                if not data:
+                    break
+        except RequestError as err:
+            reason = f"bad chunked body: {err}"
+        except (ConnectionError, OSError) as err:
+            reason = f"source connection lost: {err!r}"
+        finally:
+            self.counters["sources_dropped"] += 1
+            log.info("source down: %s (%s)", mount.name, reason)
+            self._source_writers.pop(mount.name, None)
+            mount.detach_source()
+            self._source_down(mount)
+            self._finished.append(SessionRecord(req.user or "", mount.name, ip, start, _utc_now(), received, 0,
+                                                "source", req.ntrip_version, reason))
+
+    def _source_down(self, mount: Mount) -> None:
+        """Rovers of a dead station: NEAREST ones move on, direct ones are closed."""
+        for q in tuple(mount.clients):
+            session = q.owner
+            mount.remove_client(q)
+            if session is not None and session.nearest and session.gga.last is not None:
+                session.station = None
+                if self._place_nearest(session):
+                    continue
+            q.finish(f"source of {mount.name} went down")
+
+    # ------------------------------------------------------------------ rovers
+    async def _serve_rover(self, req: Request, reader, writer, ip: str) -> None:
+        v = req.ntrip_version
+        mount = self.mounts.get(req.mount)
+        available = mount is not None and (mount.live or mount.config.kind == "nearest")
+        if not available:
+            if v == 1:
+                await self._send_sourcetable(writer, 1)
+            else:
+                await self._reply_close(writer, 2, 404)
+            return
+        user_name = ""
+        if mount.config.auth != "N":
+            user = await self._authenticate(req, writer, ip, mount.name)
+            if user is None:
+                return
+            if user.max_connections is not None and self._per_user.get(user.name, 0) >= user.max_connections:
+                await self._reply_close(writer, v, 403, body=b"connection limit reached\r\n")
+                return
+            user_name = user.name
+        session = _Session(next(self._ids), user_name, ip, mount.name, v, _utc_now(),
+                           nearest=mount.config.kind == "nearest", writer=writer)
+        await self._stream_to_rover(session, mount, req, reader, writer)
+
+    async def _stream_to_rover(self, session: _Session, mount: Mount, req: Request, reader, writer) -> None:
+        v = session.ntrip_version
+        if v == 2:
+            writer.write(self._head(2, 200, (
+                ("Cache-Control", "no-store, no-cache, max-age=0"), ("Pragma", "no-cache"),
+                ("Connection", "close"), ("Content-Type", "gnss/data"), ("Transfer-Encoding", "chunked"))))
+        else:
+            writer.write(b"ICY 200 OK\r\n\r\n")
+        writer.transport.set_write_buffer_limits(high=self.limits.write_buffer_bytes)
+        session.queue = ClientQueue(writer.transport, chunked=v == 2, max_bytes=self.limits.client_queue_bytes,
+                                    write_mark=self.limits.write_buffer_bytes, on_pending=self._start_drainer,
+                                    owner=session)
+        self._sessions[session.id] = session
+        self._per_user[session.user] = self._per_user.get(session.user, 0) + 1
+        self.counters["sessions"] += 1
+        if not session.nearest:
+            session.station = mount.name
+            mount.add_client(session.queue)
+        reason = "client closed"
+        try:
+            self._on_upstream(session, (req.headers.get("ntrip-gga", "") + "\r\n").encode() + req.body)
+            reason = await self._rover_loop(session, reader)
+        finally:
+            self._end_session(session, reason)
+
+    async def _rover_loop(self, session: _Session, reader) -> str:
+        idle_s = self.limits.client_read_idle_s or None
+        gga_deadline = time.monotonic() + self.limits.gga_timeout_s if session.nearest else None
+        while True:
+            timeout = idle_s
+            if gga_deadline is not None and session.station is None:
+                timeout = max(0.0, gga_deadline - time.monotonic())
+            try:
+                async with asyncio.timeout(timeout):
+                    data = await reader.read(4096)
+            except TimeoutError:
+                return "no GGA for NEAREST" if session.station is None and session.nearest else "idle"
+            if not data:
+                return session.queue.close_reason or "client closed"
+            self._on_upstream(session, data)
+
+    def _on_upstream(self, session: _Session, data: bytes) -> None:
+        for pos in session.gga.feed(data):
+            if session.nearest:
+                self._place_nearest(session)
+            self.hooks.emit(RoverPosition(session.id, session.user, session.requested, session.ip, pos,
+                                          session.gga.count))
+
+    def _place_nearest(self, session: _Session) -> bool:
+        """(Re)attach a NEAREST session to the closest live station; False if none."""
+        pos = session.gga.last
+        live = {n: p for n, m in self.mounts.items()
+                if m.live and m.config.kind == "station" and (p := m.position_deg()) is not None}
+        best = choose_station(pos.lat_deg, pos.lon_deg, live, session.station, self.limits.nearest_hysteresis_m)
+        if best is None:
+            return False
+        if best != session.station:
+            if session.station in self.mounts:
+                self.mounts[session.station].remove_client(session.queue)
+            log.info("session %d: NEAREST -> %s", session.id, best)
+            session.station = best
+            self.mounts[best].add_client(session.queue)
+        return True
+
+    def _start_drainer(self, q: ClientQueue) -> None:
+        session = q.owner
+        if session.drainer is None or session.drainer.done():
+            session.drainer = self._spawn_aux(self._drain(session))
+
+    async def _drain(self, session: _Session) -> None:
+        q, writer = session.queue, session.writer
+        try:
+            while q.pending and not q.closed:
+                await writer.drain()
+                q.flush()
+        except (ConnectionError, OSError):
+            pass
+
+    def _end_session(self, session: _Session, reason: str) -> None:
+        q = session.queue
+        if session.station in self.mounts:
+            self.mounts[session.station].remove_client(q)
+        if q.close_reason.startswith("slow client"):
+            self.counters["slow_disconnects"] += 1
+            reason = q.close_reason
+        q.closed = True
+        if session.drainer is not None:
+            session.drainer.cancel()
+        self._sessions.pop(session.id, None)
+        self._per_user[session.user] -= 1
+        if not self._per_user[session.user]:
+            del self._per_user[session.user]
+        self._finished.append(SessionRecord(session.user, session.requested, session.ip, session.start,
+                                            _utc_now(), q.bytes_sent, session.gga.count, "rover",
+                                            session.ntrip_version, reason))
+
+    # ------------------------------------------------------------------ in-process sources
+    def publish(self, mount_name: str, frames: list) -> int:
+        """Relay whole frames produced in this process (service, network engine) to a mountpoint.
+
+        The mountpoint is marked live on first use; :meth:`close_source` ends it.
+        """
+        mount = self.mounts[mount_name]
+        if not mount.live:
+            mount.attach_source("local", time.monotonic())
+        return mount.publish(frames)
+
+    def close_source(self, mount_name: str) -> None:
+        """Mark an in-process source down (its rovers are moved or closed)."""
+        mount = self.mounts[mount_name]
+        mount.detach_source()
+        self._source_down(mount)
+
+
+async def _streams_for(conn: socket.socket, ssl_ctx, handshake_timeout_s: float):
+    loop = asyncio.get_running_loop()
+    conn.setblocking(False)
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    reader = asyncio.StreamReader(limit=65536)
+    protocol = asyncio.StreamReaderProtocol(reader)
+    kw = {"ssl": ssl_ctx, "ssl_handshake_timeout": handshake_timeout_s} if ssl_ctx else {}
+    transport, _ = await loop.connect_accepted_socket(lambda: protocol, conn, **kw)
+    return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
+
+
+def _listen_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((host, port))
+    s.listen(4096)
+    s.setblocking(False)
+    return s
+
+
+def _server_ssl_context(cert: str, key: str) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+def run_caster(config: CasterConfig, store: UserStore | None, *, on_started=None) -> None:
+    """Run a caster until SIGINT/SIGTERM (used by ``vngeonet caster``)."""
+    import signal
+
+    loop_name = install_uvloop()
+    log.info("event loop: %s", loop_name)
+
+    async def main() -> None:
+        caster = NTRIPCaster(config, store)
+        await caster.start()
+        if on_started is not None:
+            on_started(caster)
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("signal received: shutting down")
+        await caster.aclose()
+
+    asyncio.run(main())

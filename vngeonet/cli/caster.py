@@ -1,0 +1,40 @@
+"""``vngeonet caster``: run the NTRIP caster."""
+
+from __future__ import annotations
+
+import sys
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("caster", help="run the NTRIP 1/2 caster",
+                              description="Run the NTRIP 1.0/2.0 caster until SIGINT/SIGTERM.")
+    p.add_argument("--config", help="caster.toml (default: listen 127.0.0.1:2101, db var/caster.db, no mountpoints)")
+    p.add_argument("--listen", help="override [caster] listen, HOST:PORT")
+    p.set_defaults(func=main)
+
+
+def main(args) -> int:
+    import dataclasses
+
+    from vngeonet.caster.config import CasterConfig, load_config, parse_hostport
+    from vngeonet.caster.server import run_caster
+    from vngeonet.store import open_store
+
+    config = load_config(args.config) if args.config else CasterConfig()
+    if args.listen:
+        config = dataclasses.replace(config, listen=parse_hostport(args.listen, key="--listen"))
+    if not config.mounts:
+        print("vngeonet caster: warning: no [[mount]] configured", file=sys.stderr)
+    store = open_store(config.db)
+
+    def started(caster) -> None:
+        host = config.listen[0]
+        tls = f", TLS port {caster.tls_port}" if caster.tls_port else ""
+        print(f"caster listening on {host}:{caster.port}{tls}; mountpoints: "
+              f"{', '.join(m.name for m in config.mounts) or '-'}", file=sys.stderr, flush=True)
+
+    try:
+        run_caster(config, store, on_started=started)
+    finally:
+        store.close()
+    return 0
