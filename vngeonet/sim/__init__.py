@@ -1,0 +1,1 @@
+"""Station-network simulator: nominal constellations, signal physics, ``sim://`` source."""

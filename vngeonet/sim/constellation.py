@@ -1,0 +1,177 @@
+"""Nominal constellations as broadcast ephemerides.
+
+The simulator's satellites follow perfect Keplerian orbits (GPS, Galileo,
+BeiDou) whose broadcast ephemerides are exact, so that what a receiver
+computes from the simulated ephemeris messages is the simulated truth.
+GLONASS satellites are integrated with the same PZ-90 equations (J2, no
+lunisolar term) the broadcast algorithm uses, and each broadcast state is a
+sample of that one continuous trajectory.
+
+Where the numbers come from
+---------------------------
+* GPS: the baseline 24-slot constellation of the GPS SPS Performance
+  Standard (4th ed. 2008, Table 3.1-1; also 2001 ed. Table 3-1): six planes
+  A-F with RAAN 272.847 + 60 k degrees and the slots' arguments of latitude at
+  the defined epoch 1993-07-01 00:00Z, Greenwich hour angle 18h36m14.4s;
+  inclination 55 deg, semi-major axis 26,559.7 km, circular.
+* Galileo: Walker 24/3/1 at 29,600.318 km, 56 deg (Galileo OS SDD §2.1).
+* BeiDou-3 MEO: Walker 24/3/1 at 27,906.1 km, 55 deg; IGSO: 3 satellites at
+  42,164.2 km, 55 deg, ground track centred on 118 deg E (BDS OS SIS ICD
+  3.0 §3; BDS Open Service Performance Standard 3.0 §2.1).
+* GLONASS: 3 planes x 8 slots, 45 deg apart with 15 deg shift between
+  planes, 25,510 km, 64.8 deg (GLONASS ICD 5.1 §3.1.2); frequency channels
+  of the slots as published by the Information and Analysis Center (antipodal
+  satellites share a channel).
+
+Node longitudes are fixed in inertial space (no nodal regression) and the
+inertial frame is tied to ECEF by rotating at the WGS84 rate from the GPS
+epoch; UT1 and precession are ignored.  That is a simplification of the
+real sky, not of the broadcast algorithms.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from vngeonet.gnss import constants as K
+from vngeonet.gnss.time import GPSTime, gps_to_bdt
+from vngeonet.model import GlonassEphemeris, KeplerEphemeris
+
+_T1993_GPS_S = GPSTime.from_datetime(__import__("datetime").datetime(1993, 7, 1)).seconds + 8.0
+_GHA1993_DEG = (18 + 36 / 60 + 14.4 / 3600) * 15.0
+
+# (plane RAAN deg, [argument of latitude deg of slots 1..4]) at the 1993-07-01 epoch
+_GPS_SLOTS = {
+    "A": (272.847, (268.126, 161.786, 11.676, 41.806)),
+    "B": (332.847, (80.956, 173.336, 309.976, 204.376)),
+    "C": (32.847, (111.876, 11.796, 339.666, 241.556)),
+    "D": (92.847, (135.226, 265.446, 35.156, 167.356)),
+    "E": (152.847, (197.046, 302.596, 66.066, 333.686)),
+    "F": (212.847, (238.886, 345.226, 105.206, 135.346)),
+}
+GLONASS_CHANNELS = (1, -4, 5, 6, 1, -4, 5, 6, -2, -7, 0, -1, -2, -7, 0, -1,
+                    4, -3, 3, 2, 4, -3, 3, 2)  # k of slots 1..24
+
+
+@dataclass(frozen=True, slots=True)
+class Orbit:
+    """A circular orbit: node longitude and argument of latitude at t = 0 (GPS epoch)."""
+
+    sat: str
+    a_m: float
+    incl_rad: float
+    node_rad: float  # inertial node, expressed as ECEF longitude at GPS time 0
+    u0_rad: float  # argument of latitude at GPS time 0
+    gm: float
+
+
+def _walker(system, n, planes, phase, a_m, incl_deg, node0_deg=0.0, u0_deg=0.0, prn0=1):
+    per = n // planes
+    out = []
+    for p in range(planes):
+        for s in range(per):
+            prn = prn0 + p * per + s
+            out.append((f"{system}{prn:02d}", a_m, math.radians(incl_deg),
+                        math.radians(node0_deg + 360.0 * p / planes),
+                        math.radians(u0_deg + 360.0 * s / per + 360.0 * phase * p / n)))
+    return out
+
+
+def nominal_orbits(systems: str = "GREC") -> list[Orbit]:
+    """The nominal satellites of ``systems`` (letters G, R, E, C)."""
+    rows = []
+    if "G" in systems:
+        # RAAN at the 1993 epoch -> node longitude at GPS time 0 (inertial node, rotating Earth).
+        dt = _T1993_GPS_S
+        prn = 1
+        for plane in "ABCDEF":
+            raan, slots = _GPS_SLOTS[plane]
+            for u in slots:
+                n = math.sqrt(K.GM_GPS_M3PS2 / 26559.7e3**3)
+                node = math.radians(raan - _GHA1993_DEG) + K.OMEGA_E_RADPS * dt
+                rows.append((f"G{prn:02d}", 26559.7e3, math.radians(55.0), node,
+                             math.radians(u) - n * dt))
+                prn += 1
+    if "E" in systems:
+        rows += _walker("E", 24, 3, 1, 29600.318e3, 56.0, 25.0, 10.0)
+    if "C" in systems:
+        rows += _walker("C", 24, 3, 1, 27906.1e3, 55.0, 40.0, 20.0, prn0=19)
+        for i in range(3):  # IGSO: geosynchronous, node at 118 E (for u = 0) and 120 deg apart in u
+            u0 = math.radians(120.0 * i)
+            rows.append((f"C{38 + i:02d}", 42164.2e3, math.radians(55.0),
+                         math.radians(118.0) + u0, u0))
+    if "R" in systems:
+        rows += _walker("R", 24, 3, 1, 25510.0e3, 64.8, 5.0, 0.0)
+    gm = {"G": K.GM_GPS_M3PS2, "E": K.GM_GAL_M3PS2, "C": K.GM_BDS_M3PS2, "R": K.GM_GLO_M3PS2}
+    return [Orbit(s, a, i, nd, u, gm[s[0]]) for s, a, i, nd, u in rows]
+
+
+def kepler_ephemeris(orb: Orbit, toe: GPSTime, iode: int = 0) -> KeplerEphemeris:
+    """The broadcast ephemeris that reproduces ``orb`` exactly (no perturbations)."""
+    sysl = orb.sat[0]
+    gm, we = K.KEPLER_CONSTANTS[sysl]
+    if sysl == "C":
+        week, sow = gps_to_bdt(toe)
+        week_start_gps_s = toe.seconds - sow
+    else:
+        week, sow = toe.week, toe.tow_s
+        week_start_gps_s = toe.week * 604800.0
+        if sysl == "E":
+            week -= 1024
+    n = math.sqrt(orb.gm / orb.a_m**3)
+    n0 = math.sqrt(gm / orb.a_m**3)
+    m0 = orb.u0_rad + n * toe.seconds
+    # Broadcast: Omega_k = Omega0 + (Omegadot - we) t_k - we toe = Omega0 - we (t - week start).
+    omega0 = orb.node_rad - we * week_start_gps_s
+    wrap = lambda a: math.remainder(a, 2 * math.pi)  # noqa: E731
+    return KeplerEphemeris(
+        sat=orb.sat, toe=toe, toc=toe, week=int(week), toe_sow=float(sow), toc_sow=float(sow),
+        sqrt_a=math.sqrt(orb.a_m), e=0.0, i0_rad=orb.incl_rad, omega0_rad=wrap(omega0),
+        omega_rad=0.0, m0_rad=wrap(m0), delta_n_radps=n - n0, idot_radps=0.0,
+        omega_dot_radps=0.0, cuc_rad=0.0, cus_rad=0.0, crc_m=0.0, crs_m=0.0, cic_rad=0.0,
+        cis_rad=0.0, af0_s=0.0, af1_sps=0.0, af2_sps2=0.0, tgd_s=0.0, tgd2_s=0.0,
+        iode=iode, iodc=iode, health=0, accuracy_m=2.0, fit_interval_h=4.0, source="SIM",
+    )
+
+
+class OrbitSet:
+    """The orbits of many satellites as arrays, for vectorised evaluation.
+
+    Parameters
+    ----------
+    orbits : list of Orbit
+    """
+
+    def __init__(self, orbits: list[Orbit]):
+        self.sats = np.array([o.sat for o in orbits])
+        self.a_m = np.array([o.a_m for o in orbits])
+        self.incl_rad = np.array([o.incl_rad for o in orbits])
+        self.node_rad = np.array([o.node_rad for o in orbits])
+        self.u0_rad = np.array([o.u0_rad for o in orbits])
+        self.n_radps = np.sqrt(np.array([o.gm for o in orbits]) / self.a_m**3)
+
+    def state(self, t_gps_s, idx=None) -> tuple[np.ndarray, np.ndarray]:
+        """ECEF positions (m) and velocities (m/s), shape (..., 3).
+
+        ``t_gps_s`` is broadcast against the satellites selected by ``idx``
+        (all when ``None``).
+        """
+        sl = slice(None) if idx is None else idx
+        a, inc, node = self.a_m[sl], self.incl_rad[sl], self.node_rad[sl]
+        n = self.n_radps[sl]
+        t = np.asarray(t_gps_s, dtype=np.float64)
+        u = self.u0_rad[sl] + n * t
+        lon = node - K.OMEGA_E_RADPS * t
+        ci, si = np.cos(inc), np.sin(inc)
+        cu, su = np.cos(u), np.sin(u)
+        cl, sl_ = np.cos(lon), np.sin(lon)
+        x, y = a * cu, a * su
+        pos = np.stack([x * cl - y * ci * sl_, x * sl_ + y * ci * cl, y * si], axis=-1)
+        vx, vy = -a * n * su, a * n * cu
+        vel = np.stack([vx * cl - vy * ci * sl_, vx * sl_ + vy * ci * cl, vy * si], axis=-1)
+        vel[..., 0] += K.OMEGA_E_RADPS * pos[..., 1]
+        vel[..., 1] -= K.OMEGA_E_RADPS * pos[..., 0]
+        return pos, vel
