@@ -5,8 +5,14 @@ import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport uint8_t, int8_t, int32_t, int64_t, uint64_t
 from libc.math cimport NAN
+from libc.string cimport memcpy
+from cpython.ref cimport Py_INCREF
 
 cnp.import_array()
+
+cdef extern from "numpy/arrayobject.h":
+    # Steals a reference to descr.
+    object PyArray_Empty(int nd, cnp.npy_intp* dims, cnp.dtype descr, int fortran)
 
 cdef double C_MPS = 299792458.0
 cdef double RANGE_MS_M = 299792458.0 * 1e-3
@@ -80,20 +86,30 @@ cdef inline int popcount64(uint64_t v) noexcept nogil:
     return c
 
 
+cdef inline cnp.ndarray _empty(int nd, cnp.npy_intp* dims, int typenum, int zero):
+    if zero:
+        return cnp.PyArray_ZEROS(nd, dims, typenum, 0)
+    return cnp.PyArray_EMPTY(nd, dims, typenum, 0)
+
+
 def unpack_msm(const uint8_t[::1] buf, int msm, const double[::1] f0_hz, const double[::1] df_hz,
-               int8_t[::1] glo_chan):
+               int8_t[::1] glo_chan, cnp.ndarray sat_names, cnp.ndarray sig_names):
     """See vngeonet.kernels.msm.unpack_msm (the specification)."""
     cdef Py_ssize_t nbits = buf.shape[0] * 8
     cdef const uint8_t* b
     cdef Py_ssize_t pos, need, x
     cdef int i, j, c, f, col, n, nsat, nsig, ncell, sgn
-    cdef uint64_t sat_mask, sig_mask, cm
+    cdef uint64_t sat_mask, sig_mask
     cdef int prn_l[64]
     cdef int sig_l[32]
+    cdef int cell_sat[2048]
     if msm < 1 or msm > 7:
         raise ValueError(f"MSM level must be 1..7, got {msm}")
     if f0_hz.shape[0] < 33 or df_hz.shape[0] < 33 or glo_chan.shape[0] < 65:
         raise ValueError("f0_hz/df_hz need 33 entries and glo_chan 65")
+    if (sat_names.shape[0] < 65 or sig_names.shape[0] < 33 or not sat_names.flags.c_contiguous
+            or not sig_names.flags.c_contiguous):
+        raise ValueError("sat_names needs 65 and sig_names 33 contiguous entries")
     if nbits < 169:
         raise ValueError(f"MSM payload too short: header needs 169 bits, have {nbits}")
     b = &buf[0]
@@ -114,7 +130,10 @@ def unpack_msm(const uint8_t[::1] buf, int msm, const double[::1] f0_hz, const d
         raise ValueError(f"MSM payload too short: cell mask needs {169 + x} bits, have {nbits}")
     ncell = 0
     for i in range(x):
-        ncell += <int>getu(b, 169 + i, 1)
+        if getu(b, 169 + i, 1):
+            if ncell < 2048:
+                cell_sat[ncell] = i
+            ncell += 1
     need = 169 + x + nsat * SAT_BITS[msm] + ncell * CELL_BITS[msm]
     if need > nbits:
         raise ValueError(f"MSM payload too short: data needs {need} bits, have {nbits}")
@@ -126,22 +145,39 @@ def unpack_msm(const uint8_t[::1] buf, int msm, const double[::1] f0_hz, const d
             <int>getu(b, 55, 3), <int>getu(b, 58, 7), <int>getu(b, 65, 2), <int>getu(b, 67, 2),
             <int>getu(b, 69, 1), <int>getu(b, 70, 3), sat_mask, sig_mask, cell_mask)
 
-    prn = np.empty(nsat, dtype=np.uint8)
-    sat_raw = np.zeros((nsat, 4), dtype=np.int32)
-    cell_prn = np.empty(ncell, dtype=np.uint8)
-    cell_sig = np.empty(ncell, dtype=np.uint8)
-    cell_raw = np.zeros((ncell, 6), dtype=np.int32)
-    obs = np.empty((5, ncell), dtype=np.float64)
-    half = np.zeros(ncell, dtype=np.bool_)
-    cdef uint8_t[::1] prn_v = prn
-    cdef int32_t[:, ::1] sr = sat_raw
-    cdef uint8_t[::1] cp_v = cell_prn
-    cdef uint8_t[::1] cs_v = cell_sig
-    cdef int32_t[:, ::1] cr = cell_raw
-    cdef double[:, ::1] ob = obs
-    cdef uint8_t[::1] hv = half.view(np.uint8)
-    cdef int cell_sat[2048]
-    cdef int* cell_sat_p = cell_sat
+    cdef cnp.npy_intp d1[1]
+    cdef cnp.npy_intp d2[2]
+    d1[0] = nsat
+    prn = _empty(1, d1, cnp.NPY_UINT8, 0)
+    d2[0] = nsat; d2[1] = 4
+    sat_raw = _empty(2, d2, cnp.NPY_INT32, 1)
+    d1[0] = ncell
+    cell_prn = _empty(1, d1, cnp.NPY_UINT8, 0)
+    cell_sig = _empty(1, d1, cnp.NPY_UINT8, 0)
+    half = _empty(1, d1, cnp.NPY_BOOL, 1)
+    d2[0] = ncell; d2[1] = 6
+    cell_raw = _empty(2, d2, cnp.NPY_INT32, 1)
+    d2[0] = 5; d2[1] = ncell
+    obs = _empty(2, d2, cnp.NPY_FLOAT64, 0)
+    # PyArray_Empty steals a reference to the descriptor.
+    cdef cnp.dtype sat_dt = sat_names.dtype
+    cdef cnp.dtype sig_dt = sig_names.dtype
+    Py_INCREF(sat_dt)
+    sat = PyArray_Empty(1, d1, sat_dt, 0)
+    Py_INCREF(sig_dt)
+    sig = PyArray_Empty(1, d1, sig_dt, 0)
+    cdef uint8_t* prn_v = <uint8_t*>cnp.PyArray_DATA(prn)
+    cdef int32_t* sr = <int32_t*>cnp.PyArray_DATA(sat_raw)
+    cdef uint8_t* cp_v = <uint8_t*>cnp.PyArray_DATA(cell_prn)
+    cdef uint8_t* cs_v = <uint8_t*>cnp.PyArray_DATA(cell_sig)
+    cdef int32_t* cr = <int32_t*>cnp.PyArray_DATA(cell_raw)
+    cdef double* ob = <double*>cnp.PyArray_DATA(obs)
+    cdef uint8_t* hv = <uint8_t*>cnp.PyArray_DATA(half)
+    cdef char* sat_v = <char*>cnp.PyArray_DATA(sat)
+    cdef char* sig_v = <char*>cnp.PyArray_DATA(sig)
+    cdef const char* sat_t = <const char*>cnp.PyArray_DATA(sat_names)
+    cdef const char* sig_t = <const char*>cnp.PyArray_DATA(sig_names)
+    cdef Py_ssize_t sat_w = sat_names.itemsize, sig_w = sig_names.itemsize
     cdef int fdma = 0
     for i in range(1, 33):
         if df_hz[i] != 0.0:
@@ -149,31 +185,30 @@ def unpack_msm(const uint8_t[::1] buf, int msm, const double[::1] f0_hz, const d
     if ncell > 2048:
         raise ValueError("MSM with more than 2048 cells")
     with nogil:
-        pos = 169
-        c = 0
-        for i in range(x):
-            if getu(b, pos, 1):
-                cell_sat_p[c] = i // nsig
-                cp_v[c] = <uint8_t>prn_l[i // nsig]
-                cs_v[c] = <uint8_t>sig_l[i % nsig]
-                c += 1
-            pos += 1
+        for c in range(ncell):
+            i = cell_sat[c]
+            cell_sat[c] = i // nsig
+            cp_v[c] = <uint8_t>prn_l[i // nsig]
+            cs_v[c] = <uint8_t>sig_l[i % nsig]
+            memcpy(sat_v + c * sat_w, sat_t + cp_v[c] * sat_w, sat_w)
+            memcpy(sig_v + c * sig_w, sig_t + cs_v[c] * sig_w, sig_w)
+        pos = 169 + x
         for i in range(nsat):
             prn_v[i] = <uint8_t>prn_l[i]
         if msm >= 4:
             for i in range(nsat):
-                sr[i, 0] = <int32_t>getu(b, pos, 8)
+                sr[4 * i] = <int32_t>getu(b, pos, 8)
                 pos += 8
         if msm == 5 or msm == 7:
             for i in range(nsat):
-                sr[i, 1] = <int32_t>getu(b, pos, 4)
+                sr[4 * i + 1] = <int32_t>getu(b, pos, 4)
                 pos += 4
         for i in range(nsat):
-            sr[i, 2] = <int32_t>getu(b, pos, 10)
+            sr[4 * i + 2] = <int32_t>getu(b, pos, 10)
             pos += 10
         if msm == 5 or msm == 7:
             for i in range(nsat):
-                sr[i, 3] = <int32_t>gets(b, pos, 14)
+                sr[4 * i + 3] = <int32_t>gets(b, pos, 14)
                 pos += 14
         for f in range(CF_N[msm]):
             col = CF[msm][f][0]
@@ -181,22 +216,22 @@ def unpack_msm(const uint8_t[::1] buf, int msm, const double[::1] f0_hz, const d
             sgn = CF[msm][f][2]
             for j in range(ncell):
                 if sgn:
-                    cr[j, col] = <int32_t>gets(b, pos, n)
+                    cr[6 * j + col] = <int32_t>gets(b, pos, n)
                 else:
-                    cr[j, col] = <int32_t>getu(b, pos, n)
+                    cr[6 * j + col] = <int32_t>getu(b, pos, n)
                 pos += n
         if fdma and (msm == 5 or msm == 7):
             for i in range(nsat):
-                if sr[i, 1] <= 13:
-                    glo_chan[prn_l[i]] = <int8_t>(sr[i, 1] - 7)
-        _observables(msm, sr, cr, cell_sat_p, cp_v, cs_v, f0_hz, df_hz, glo_chan, ob, hv, ncell)
-    return head, prn, sat_raw, cell_prn, cell_sig, cell_raw, obs, half, pos
+                if sr[4 * i + 1] <= 13:
+                    glo_chan[prn_l[i]] = <int8_t>(sr[4 * i + 1] - 7)
+        _observables(msm, sr, cr, cell_sat, cp_v, cs_v, f0_hz, df_hz, glo_chan, ob, hv, ncell)
+    return head, prn, sat_raw, cell_prn, cell_sig, cell_raw, obs, half, sat, sig, pos
 
 
-cdef void _observables(int msm, int32_t[:, ::1] sr, int32_t[:, ::1] cr, int* cell_sat,
-                       uint8_t[::1] cprn, uint8_t[::1] csig, const double[::1] f0_hz,
-                       const double[::1] df_hz, int8_t[::1] glo_chan, double[:, ::1] ob,
-                       uint8_t[::1] hv, int ncell) noexcept nogil:
+cdef void _observables(int msm, const int32_t* sr, const int32_t* cr, const int* cell_sat,
+                       const uint8_t* cprn, const uint8_t* csig, const double[::1] f0_hz,
+                       const double[::1] df_hz, const int8_t[::1] glo_chan, double* ob,
+                       uint8_t* hv, int ncell) noexcept nogil:
     cdef double nan = NAN
     cdef int c, s, sig, k, ext = msm >= 6
     cdef int32_t rough_ms, mod, rate, fpr, fcp, lock, cnr, frate
@@ -208,14 +243,14 @@ cdef void _observables(int msm, int32_t[:, ::1] sr, int32_t[:, ::1] cr, int* cel
     cdef double cp_sc = 4.656612873077393e-10 if ext else 1.862645149230957e-09  # 2^-31 / 2^-29
     for c in range(ncell):
         s = cell_sat[c]
-        rough_ms = sr[s, 0]
-        mod = sr[s, 2]
-        rate = sr[s, 3]
-        fpr = cr[c, 0]
-        fcp = cr[c, 1]
-        lock = cr[c, 2]
-        cnr = cr[c, 4]
-        frate = cr[c, 5]
+        rough_ms = sr[4 * s]
+        mod = sr[4 * s + 2]
+        rate = sr[4 * s + 3]
+        fpr = cr[6 * c]
+        fcp = cr[6 * c + 1]
+        lock = cr[6 * c + 2]
+        cnr = cr[6 * c + 4]
+        frate = cr[6 * c + 5]
         sig = csig[c]
         k = glo_chan[cprn[c]]
         if df_hz[sig] != 0.0:
@@ -224,22 +259,22 @@ cdef void _observables(int msm, int32_t[:, ::1] sr, int32_t[:, ::1] cr, int* cel
             wl = C_MPS / f0_hz[sig]
         valid = msm < 4 or rough_ms != 255
         rough = (rough_ms if msm >= 4 else 0) + mod / 1024.0
-        ob[0, c] = nan
-        ob[1, c] = nan
-        ob[2, c] = nan
-        ob[3, c] = nan
-        ob[4, c] = nan
+        ob[0 * ncell + c] = nan
+        ob[1 * ncell + c] = nan
+        ob[2 * ncell + c] = nan
+        ob[3 * ncell + c] = nan
+        ob[4 * ncell + c] = nan
         if msm != 2 and valid and fpr != pr_bad:
-            ob[0, c] = (rough + fpr * pr_sc) * RANGE_MS_M
+            ob[0 * ncell + c] = (rough + fpr * pr_sc) * RANGE_MS_M
         if msm >= 2 and valid and fcp != cp_bad:
-            ob[1, c] = (rough + fcp * cp_sc) * RANGE_MS_M / wl
+            ob[1 * ncell + c] = (rough + fcp * cp_sc) * RANGE_MS_M / wl
         if (msm == 5 or msm == 7) and rate != -8192 and frate != -(1 << 14):
-            ob[2, c] = -(rate + frate * 1e-4) / wl
+            ob[2 * ncell + c] = -(rate + frate * 1e-4) / wl
         if msm >= 4 and cnr != 0:
-            ob[3, c] = cnr * (0.0625 if ext else 1.0)
+            ob[3 * ncell + c] = cnr * (0.0625 if ext else 1.0)
         if msm >= 2:
-            ob[4, c] = LOCK407[lock] if ext else LOCK402[lock & 15]
-            hv[c] = cr[c, 3] != 0
+            ob[4 * ncell + c] = LOCK407[lock] if ext else LOCK402[lock & 15]
+            hv[c] = cr[6 * c + 3] != 0
 
 
 cdef inline void putu(uint8_t* b, Py_ssize_t pos, int n, uint64_t v) noexcept nogil:

@@ -92,7 +92,7 @@ def _check_len(nbits: int, need: int, what: str):
         raise ValueError(f"MSM payload too short: {what} needs {need} bits, have {nbits}")
 
 
-def unpack_msm(buf, msm, f0_hz, df_hz, glo_chan):
+def unpack_msm(buf, msm, f0_hz, df_hz, glo_chan, sat_names, sig_names):
     """Unpack one MSM payload and reconstruct its observables.
 
     Parameters
@@ -108,6 +108,10 @@ def unpack_msm(buf, msm, f0_hz, df_hz, glo_chan):
         Frequency channel per satellite id (index 1..64), ``-128`` unknown.
         Updated in place from the extended satellite info of MSM5/MSM7 when
         ``df_hz`` has FDMA signals (GLONASS, DF419 0..13 -> k = DF419 - 7).
+    sat_names : ndarray of str, shape (65,)
+        Satellite name per satellite id (index 1..64), e.g. '<U3'.
+    sig_names : ndarray of str, shape (33,)
+        Signal name per RTCM signal id (index 1..32), e.g. '<U2'.
 
     Returns
     -------
@@ -119,6 +123,8 @@ def unpack_msm(buf, msm, f0_hz, df_hz, glo_chan):
     obs : ndarray of float64, (5, ncell)
         Rows pseudorange m, carrier phase cycles, Doppler Hz, CNR dB-Hz, lock time s.
     half : ndarray of bool, (ncell,)
+    sat, sig : ndarray, (ncell,), dtypes of sat_names / sig_names
+        ``sat_names[cell_prn]`` and ``sig_names[cell_sig]``.
     end : int
         Bit offset just after the last cell field.
 
@@ -129,6 +135,10 @@ def unpack_msm(buf, msm, f0_hz, df_hz, glo_chan):
     """
     if not 1 <= msm <= 7:
         raise ValueError(f"MSM level must be 1..7, got {msm}")
+    if len(f0_hz) < 33 or len(df_hz) < 33 or len(glo_chan) < 65:
+        raise ValueError("f0_hz/df_hz need 33 entries and glo_chan 65")
+    if len(sat_names) < 65 or len(sig_names) < 33:
+        raise ValueError("sat_names needs 65 and sig_names 33 contiguous entries")
     nbits = len(buf) * 8
     _check_len(nbits, HEADER_BITS, "header")
     r = _Reader(buf)
@@ -146,7 +156,11 @@ def unpack_msm(buf, msm, f0_hz, df_hz, glo_chan):
             if sat_raw[i, 1] <= 13:
                 glo_chan[prn[i]] = sat_raw[i, 1] - 7
     obs, half = _observables(msm, sat_raw, cell_raw, cell_sat, cell_prn, cell_sig, f0_hz, df_hz, glo_chan)
-    return head, np.array(prn, dtype=np.uint8), sat_raw, cell_prn, cell_sig, cell_raw, obs, half, pos
+    if ncell > 2048:
+        raise ValueError("MSM with more than 2048 cells")
+    sat, sig = sat_names[cell_prn], sig_names[cell_sig]
+    return (head, np.array(prn, dtype=np.uint8), sat_raw, cell_prn, cell_sig, cell_raw, obs, half,
+            sat, sig, pos)
 
 
 def _unpack_header(r, nbits):

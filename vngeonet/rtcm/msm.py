@@ -320,8 +320,8 @@ def decode_msm(payload: bytes, ctx=None) -> MSMMessage:
     ent, glo = _glo_table(ctx) if system == "R" else (None, _NO_GLO)
     before = glo.tobytes() if ent is not None and level in (5, 7) else b""
     try:
-        head, prn, sat_raw, cprn, csig, cell_raw, obs, half, end = _k.unpack_msm(
-            payload, level, tb.f0_hz, tb.df_hz, glo)
+        head, prn, sat_raw, _, _, cell_raw, obs, half, sat, sig, end = _k.unpack_msm(
+            payload, level, tb.f0_hz, tb.df_hz, glo, tb.sat_names, tb.sig_names)
     except ValueError as err:
         raise FormatError(f"MSM {msg_type}: {err}", source=src) from err
     if before:
@@ -333,7 +333,7 @@ def decode_msm(payload: bytes, ctx=None) -> MSMMessage:
     nbits = len(payload) * 8 - end
     tail = int.from_bytes(payload[end >> 3:], "big") & ((1 << nbits) - 1) if nbits else 0
     return MSMMessage(msg_type, head[1], system, level, time, head[3] == 1, head, prn, sat_raw,
-                      cell_raw, tb.sat_names[cprn], tb.sig_names[csig], obs[0], obs[1], obs[2],
+                      cell_raw, sat, sig, obs[0], obs[1], obs[2],
                       obs[3], obs[4], half, tail, nbits)
 
 
