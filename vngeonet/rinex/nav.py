@@ -515,7 +515,8 @@ def _kepler(sat: str, epoch: _dt.datetime, c: list[float], rtype: str) -> Kepler
         iode = _int(c[3])
         health = _int(_get(c, 24))
         acc = _known(_get(c, 23))
-        if acc < 0:
+        if acc < 0:  # Galileo SISA "no accuracy prediction available" (NAPA) is written as -1
+            extra["napa"] = True
             acc = NAN
         tgd = _known(_get(c, 25))
         tgd2 = NAN
