@@ -1,0 +1,1 @@
+"""``vngeonet run``: the whole network service (sources, caster, archive, monitors, status page)."""
