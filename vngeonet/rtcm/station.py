@@ -93,9 +93,17 @@ class StationARP:
         return d
 
 
-def decode_arp(payload: bytes, ctx=None) -> StationARP:
-    """Decode a 1005 or 1006 payload (RTCM 10403.3 §3.5.3)."""
-    msg_type = 1006 if len(payload) >= 2 and (payload[0] << 4 | payload[1] >> 4) == 1006 else 1005
+def _payload_type(payload: bytes, default: int) -> int:
+    return (payload[0] << 4 | payload[1] >> 4) if len(payload) >= 2 else default
+
+
+def decode_arp(payload: bytes, ctx=None, msg_type: int | None = None) -> StationARP:
+    """Decode a 1005 or 1006 payload (RTCM 10403.3 §3.5.3).
+
+    ``msg_type`` defaults to the payload's DF002.
+    """
+    if msg_type is None:
+        msg_type = 1006 if _payload_type(payload, 1005) == 1006 else 1005
     lay = layout(msg_type)
     v = lay.unpack(payload, msg_type, source=_source(ctx)).tolist()
     xyz = (v[6] * 1e-4, v[9] * 1e-4, v[11] * 1e-4)
@@ -236,9 +244,10 @@ def _station_id(payload: bytes, msg_type: int, ctx) -> int:
     return ((payload[1] & 0x0F) << 8) | payload[2]
 
 
-def decode_antenna(payload: bytes, ctx=None) -> AntennaDescriptor:
-    """Decode 1007 or 1008 (RTCM 10403.3 §3.5.4)."""
-    msg_type = (payload[0] << 4 | payload[1] >> 4) if len(payload) >= 2 else 1007
+def decode_antenna(payload: bytes, ctx=None, msg_type: int | None = None) -> AntennaDescriptor:
+    """Decode 1007 or 1008 (RTCM 10403.3 §3.5.4); ``msg_type`` defaults to the payload's DF002."""
+    if msg_type is None:
+        msg_type = 1008 if _payload_type(payload, 1007) == 1008 else 1007
     sid = _station_id(payload, msg_type, ctx)
     if msg_type == 1008:
         ant, setup, serial = _read_strings(payload, msg_type, ("s", "b", "s"), ctx)
@@ -454,11 +463,20 @@ def encode_1230(m: GlonassCodePhaseBias) -> bytes:
     return layout(spec).pack(1230, [m.station_id, int(m.aligned), m.reserved, m.mask] + present)
 
 
+def _typed(fn, msg_type: int):
+    def decode(payload: bytes, ctx=None):
+        return fn(payload, ctx, msg_type)
+
+    decode.__name__ = f"decode_{msg_type}"
+    decode.__doc__ = fn.__doc__
+    return decode
+
+
 DECODERS = {
-    1005: decode_arp,
-    1006: decode_arp,
-    1007: decode_antenna,
-    1008: decode_antenna,
+    1005: _typed(decode_arp, 1005),
+    1006: _typed(decode_arp, 1006),
+    1007: _typed(decode_antenna, 1007),
+    1008: _typed(decode_antenna, 1008),
     1013: decode_1013,
     1029: decode_1029,
     1033: decode_1033,
