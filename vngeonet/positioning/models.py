@@ -242,6 +242,11 @@ def iono_broadcast(system, freq_hz, iono: dict, lat_rad, lon_rad, az_rad, el_rad
     return out, var
 
 
+def has_klobuchar(iono: dict) -> bool:
+    """True when ``iono`` holds usable GPS, QZSS or BeiDou Klobuchar coefficients."""
+    return any(_pair(iono or {}, p) is not None for p in ("GPS", "BDS", "QZS"))
+
+
 def _pair(iono: dict, prefix: str):
     a, b = iono.get(prefix + "A"), iono.get(prefix + "B")
     if a is None or b is None or len(a) < 4 or len(b) < 4:
@@ -276,12 +281,14 @@ def dops(e_unit, ep_start, use=None) -> np.ndarray:
         return out
     e = np.asarray(e_unit, dtype=np.float64)
     u = np.ones(len(e), bool) if use is None else np.asarray(use, bool)
-    h = np.column_stack([-e, np.ones(len(e))]) * u[:, None]
-    outer = h[:, :, None] * h[:, None, :]
-    csum = np.concatenate([np.zeros((1, 4, 4)), np.cumsum(outer, axis=0)])
-    nmat = csum[ep_start[1:]] - csum[ep_start[:-1]]
-    cnt = np.concatenate([[0], np.cumsum(u)])
-    cnt = cnt[ep_start[1:]] - cnt[ep_start[:-1]]
+    h = np.where(u[:, None], np.column_stack([-e, np.ones(len(e))]), 0.0)
+    nmat = np.zeros((n_ep, 4, 4))
+    cnt = np.zeros(n_ep)
+    nonempty = np.flatnonzero(np.diff(ep_start) > 0)
+    if len(nonempty):
+        starts = np.asarray(ep_start)[nonempty]
+        nmat[nonempty] = np.add.reduceat(h[:, :, None] * h[:, None, :], starts, axis=0)
+        cnt[nonempty] = np.add.reduceat(u.astype(np.float64), starts)
     ok = cnt >= 4
     ok &= np.abs(np.linalg.det(np.where(ok[:, None, None], nmat, np.eye(4)))) > 1e-12
     if not ok.any():

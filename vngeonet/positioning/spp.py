@@ -101,9 +101,11 @@ class SPPOptions:
     elev_mask_deg : float
         Elevation mask.
     iono : {"auto", "iflc", "broadcast", "none"}
-        ``"auto"``: ionosphere-free combination where the satellite has two
-        usable codes, broadcast model elsewhere; ``"iflc"``: only satellites
-        with two codes; ``"broadcast"``: primary code with the broadcast model.
+        ``"auto"``: primary code with the broadcast Klobuchar model when the
+        navigation data carry coefficients, else the ionosphere-free
+        combination where a satellite has two codes (primary code with an
+        inflated variance elsewhere); ``"iflc"``: only satellites with two
+        codes; ``"broadcast"``: primary code with the broadcast model.
     tropo : bool
         Apply Saastamoinen + Niell.
     weight : {"elev", "snr", "equal"}
@@ -264,21 +266,34 @@ def select_signals(ep, sat, sig, pr_m, cn0_dbhz, dop_hz, systems: str) -> _Sel:
 # frequencies and group delays
 
 
-def _freqs(sys: np.ndarray, sig: np.ndarray, glo_k: np.ndarray) -> np.ndarray:
-    """Carrier frequency (Hz) per row; NaN where the signal is empty or unknown."""
+def _freq_lut() -> tuple[np.ndarray, np.ndarray]:
+    """(128, 128) tables of channel-0 carrier and channel step (Hz) by system and band char."""
     from vngeonet.gnss import signals
 
-    out = np.full(len(sys), np.nan)
-    band = sig.astype("<U1")
-    for s in np.unique(sys):
-        ms = sys == s
-        for b in np.unique(band[ms]):
-            if not b:
-                continue
-            m = ms & (band == b)
-            f0, step = signals.band_parameters(str(s), str(b) + "C")
-            out[m] = f0 + step * glo_k[m] if step else f0
-    return out
+    f0 = np.full((128, 128), np.nan)
+    step = np.zeros((128, 128))
+    for s in SYSTEMS:
+        for b in "123456789":
+            a, st = signals.band_parameters(s, b + "C")
+            f0[ord(s), ord(b)] = a
+            step[ord(s), ord(b)] = st
+    return f0, step
+
+
+_FREQ_LUT: tuple | None = None
+
+
+def _freqs(sys: np.ndarray, sig: np.ndarray, glo_k: np.ndarray) -> np.ndarray:
+    """Carrier frequency (Hz) per row; NaN where the signal is empty or unknown."""
+    global _FREQ_LUT
+    if _FREQ_LUT is None:
+        _FREQ_LUT = _freq_lut()
+    f0, step = _FREQ_LUT
+    sc = _char_codes(sys, 1)[:, 0]
+    bc = _char_codes(sig, 2)[:, 0]
+    sc = np.where(sc < 128, sc, 0)
+    bc = np.where(bc < 128, bc, 0)
+    return f0[sc, bc] + step[sc, bc] * glo_k
 
 
 def _group_delay_m(sys, band, tgd_s, tgd2_s, freq_hz):
@@ -360,7 +375,8 @@ def solve_rows(t_ep, ep, sat, sig, pr_m, cn0_dbhz, dop_hz, store, iono, opt, glo
     n_ep = len(t_ep)
     sel = select_signals(ep, sat, sig, pr_m, cn0_dbhz, dop_hz, opt.systems)
     geo = _sat_geometry(sel, t_ep, store, glo)
-    obsm = _corrected_codes(sel, geo, opt)
+    has_model = models.has_klobuchar(iono)
+    obsm = _corrected_codes(sel, geo, opt, has_model)
     ep_start = np.searchsorted(sel.ep, np.arange(n_ep + 1)).astype(np.int64)
     sys_idx = _sys_index(sel.sys)
     lsq = kernels.get("lsq")
@@ -425,7 +441,9 @@ def _sat_geometry(sel: _Sel, t_ep, store, glo: dict) -> dict:
     ok = np.asarray(stt.ok, bool) & np.all(np.isfinite(pos), axis=1) & np.isfinite(clk)
     glo_k = np.zeros(m)
     if (sel.sys == "R").any():
-        glo_k = np.array([glo.get(s, np.nan) if s[0] == "R" else 0.0 for s in sel.sat], np.float64)
+        usat, inv = np.unique(sel.sat, return_inverse=True)
+        kk = np.array([glo.get(str(s), np.nan) if s[0] == "R" else 0.0 for s in usat], np.float64)
+        glo_k = kk[inv]
     var = np.asarray(getattr(stt, "var_m2", np.full(m, np.nan)), np.float64)
     return {"pos": np.ascontiguousarray(pos), "vel": vel, "clk": clk, "ok": ok,
             "drift": np.asarray(stt.clk_drift_sps, np.float64), "tgd": np.asarray(stt.tgd_s, np.float64),
@@ -433,8 +451,14 @@ def _sat_geometry(sel: _Sel, t_ep, store, glo: dict) -> dict:
             "var_eph": np.where(np.isfinite(var), var, 9.0)}
 
 
-def _corrected_codes(sel: _Sel, geo: dict, opt: SPPOptions) -> dict:
-    """Codes corrected for satellite clock and group delays; ionosphere-free where possible."""
+def _corrected_codes(sel: _Sel, geo: dict, opt: SPPOptions, has_model: bool) -> dict:
+    """Codes corrected for satellite clock and group delays; ionosphere-free where chosen.
+
+    ``"auto"`` uses the primary code with the broadcast model when Klobuchar
+    coefficients exist (lower noise than the combination, which triples code
+    noise and multipath) and the ionosphere-free combination otherwise, e.g.
+    with Galileo-only navigation data (NeQuick-G is not implemented).
+    """
     m = len(sel.ep)
     f = np.full((m, 3), np.nan)
     pc = np.full((m, 3), np.nan)
@@ -451,7 +475,7 @@ def _corrected_codes(sel: _Sel, geo: dict, opt: SPPOptions) -> dict:
     single = np.isfinite(pc[:, 0])
     if opt.iono == "iflc":
         single = np.zeros(m, bool)
-    elif opt.iono in ("broadcast", "none"):
+    elif opt.iono in ("broadcast", "none") or (opt.iono == "auto" and has_model):
         have_if = np.zeros(m, bool)
     use_if = have_if
     y1 = np.where(use_if, pif, pc[:, 0])
@@ -559,7 +583,7 @@ def _velocity(sel, geo, pos, used, ep_start):
     sag = OMEGA_E_RADPS / C_MPS * (vs[:, 0] * rx[:, 1] - vs[:, 1] * rx[:, 0])
     yv = rate - (e * vs).sum(axis=1) + C_MPS * geo["drift"] - sag
     h = np.column_stack([-e, np.ones(len(e))])
-    hw = h * ok[:, None]
+    hw = np.where(ok[:, None], h, 0.0)
     yv = np.where(ok, yv, 0.0)
     nm = _segment_sum(hw[:, :, None] * hw[:, None, :], ep_start)
     rhs = _segment_sum(hw * yv[:, None], ep_start)
@@ -574,8 +598,13 @@ def _velocity(sel, geo, pos, used, ep_start):
 
 
 def _segment_sum(a, ep_start):
-    cs = np.concatenate([np.zeros((1,) + a.shape[1:]), np.cumsum(a, axis=0)])
-    return cs[ep_start[1:]] - cs[ep_start[:-1]]
+    """Sum of rows ``ep_start[k]:ep_start[k+1]`` for every k (zeros for empty ranges)."""
+    n_ep = len(ep_start) - 1
+    out = np.zeros((n_ep,) + a.shape[1:])
+    nonempty = np.flatnonzero(np.diff(ep_start) > 0)
+    if len(nonempty):
+        out[nonempty] = np.add.reduceat(a, ep_start[nonempty], axis=0)
+    return out
 
 
 def replace_options(opt: SPPOptions, **kw) -> SPPOptions:
