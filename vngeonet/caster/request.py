@@ -284,6 +284,14 @@ class ChunkedDecoder:
                 if not self._left:
                     self._crlf = True
                 continue
+            if self._crlf:
+                if self._buf.startswith(b"\r\n") or self._buf.startswith(b"\n"):
+                    del self._buf[: 2 if self._buf[0] == 13 else 1]
+                    self._crlf = False
+                    continue
+                if len(self._buf) >= 2 or self._buf[0] != 13:
+                    raise RequestError(400, "Bad chunk terminator")
+                break
             nl = self._buf.find(b"\n")
             if nl < 0:
                 if len(self._buf) > self._MAX_SIZE_LINE:
@@ -291,11 +299,6 @@ class ChunkedDecoder:
                 break
             line = bytes(self._buf[:nl]).strip()
             del self._buf[: nl + 1]
-            if self._crlf:
-                self._crlf = False
-                if line:
-                    raise RequestError(400, "Bad chunk terminator")
-                continue
             try:
                 size = int(line.split(b";")[0], 16)
             except ValueError as err:
