@@ -68,12 +68,13 @@ class Orbit:
     gm: float
 
 
-def _walker(system, n, planes, phase, a_m, incl_deg, node0_deg=0.0, u0_deg=0.0, prn0=1):
+def _walker(system, n, planes, phase, a_m, incl_deg, node0_deg=0.0, u0_deg=0.0, prns=None):
     per = n // planes
+    prns = list(prns or range(1, n + 1))
     out = []
     for p in range(planes):
         for s in range(per):
-            prn = prn0 + p * per + s
+            prn = prns[p * per + s]
             out.append((f"{system}{prn:02d}", a_m, math.radians(incl_deg),
                         math.radians(node0_deg + 360.0 * p / planes),
                         math.radians(u0_deg + 360.0 * s / per + 360.0 * phase * p / n)))
@@ -98,7 +99,8 @@ def nominal_orbits(systems: str = "GREC") -> list[Orbit]:
     if "E" in systems:
         rows += _walker("E", 24, 3, 1, 29600.318e3, 56.0, 25.0, 10.0)
     if "C" in systems:
-        rows += _walker("C", 24, 3, 1, 27906.1e3, 55.0, 40.0, 20.0, prn0=19)
+        bds3_meo = [*range(19, 31), *range(32, 38), *range(41, 47)]  # BDS-3 MEO PRNs
+        rows += _walker("C", 24, 3, 1, 27906.1e3, 55.0, 40.0, 20.0, prns=bds3_meo)
         for i in range(3):  # IGSO: geosynchronous, node at 118 E (for u = 0) and 120 deg apart in u
             u0 = math.radians(120.0 * i)
             rows.append((f"C{38 + i:02d}", 42164.2e3, math.radians(55.0),
@@ -115,25 +117,27 @@ def kepler_ephemeris(orb: Orbit, toe: GPSTime, iode: int = 0) -> KeplerEphemeris
     gm, we = K.KEPLER_CONSTANTS[sysl]
     if sysl == "C":
         week, sow = gps_to_bdt(toe)
-        week_start_gps_s = toe.seconds - sow
     else:
         week, sow = toe.week, toe.tow_s
-        week_start_gps_s = toe.week * 604800.0
         if sysl == "E":
             week -= 1024
     n = math.sqrt(orb.gm / orb.a_m**3)
     n0 = math.sqrt(gm / orb.a_m**3)
     m0 = orb.u0_rad + n * toe.seconds
-    # Broadcast: Omega_k = Omega0 + (Omegadot - we) t_k - we toe = Omega0 - we (t - week start).
-    omega0 = orb.node_rad - we * week_start_gps_s
+    # Broadcast: Omega_k = Omega0 + (Omegadot - we) t_k - we toe_sow, with the system's own
+    # Earth rate we; the truth rotates at the WGS84 rate, so Omegadot absorbs the difference.
+    w_true = K.OMEGA_E_RADPS
+    omega_dot = we - w_true
+    omega0 = orb.node_rad - w_true * toe.seconds + we * sow
     wrap = lambda a: math.remainder(a, 2 * math.pi)  # noqa: E731
     return KeplerEphemeris(
         sat=orb.sat, toe=toe, toc=toe, week=int(week), toe_sow=float(sow), toc_sow=float(sow),
         sqrt_a=math.sqrt(orb.a_m), e=0.0, i0_rad=orb.incl_rad, omega0_rad=wrap(omega0),
         omega_rad=0.0, m0_rad=wrap(m0), delta_n_radps=n - n0, idot_radps=0.0,
-        omega_dot_radps=0.0, cuc_rad=0.0, cus_rad=0.0, crc_m=0.0, crs_m=0.0, cic_rad=0.0,
+        omega_dot_radps=omega_dot, cuc_rad=0.0, cus_rad=0.0, crc_m=0.0, crs_m=0.0, cic_rad=0.0,
         cis_rad=0.0, af0_s=0.0, af1_sps=0.0, af2_sps2=0.0, tgd_s=0.0, tgd2_s=0.0,
-        iode=iode, iodc=iode, health=0, accuracy_m=2.0, fit_interval_h=4.0, source="SIM",
+        iode=iode, iodc=iode, health=0, accuracy_m=2.0, fit_interval_h=4.0,
+        source={"G": "LNAV", "E": "INAV", "C": "D1"}.get(sysl, "LNAV"),
     )
 
 
