@@ -321,7 +321,7 @@ def _group_delay_m(sys, band, tgd_s, tgd2_s, freq_hz):
 
 
 def solve_spp(obs, store, iono: dict | None = None, options: SPPOptions | None = None,
-              glo_channels: dict | None = None) -> SPPResult:
+              glo_channels: dict | None = None, progress=None, chunk_epochs: int = 720) -> SPPResult:
     """Single point positioning of every epoch of an observation file.
 
     Parameters
@@ -334,8 +334,11 @@ def solve_spp(obs, store, iono: dict | None = None, options: SPPOptions | None =
         Broadcast ionosphere coefficients (``NavData.iono``).
     options : SPPOptions, optional
     glo_channels : dict, optional
-        GLONASS frequency channels ``{"R05": k}``; defaults to the header's
-        GLONASS SLOT records (ephemeris channels may be merged in by the caller).
+        GLONASS frequency channels ``{"R05": k}`` merged over the header's
+        GLONASS SLOT records.
+    progress : callable(done_epochs, total_epochs), optional
+        When given, epochs are solved in chunks of ``chunk_epochs`` and the
+        callable is told after each chunk (for progress bars).
 
     Returns
     -------
@@ -345,15 +348,33 @@ def solve_spp(obs, store, iono: dict | None = None, options: SPPOptions | None =
     hdr = getattr(obs, "header", None)
     glo = dict(getattr(hdr, "glonass_slots", None) or {})
     glo.update(glo_channels or {})
-    flags = np.asarray(obs.epoch_flag)
-    good_ep = flags <= 1
-    rows = good_ep[obs.epoch_idx]
+    t_ep = np.asarray(obs.time_gps_s, np.float64)
+    good_ep = np.asarray(obs.epoch_flag) <= 1
     approx = None if hdr is None else getattr(hdr, "approx_pos_ecef_m", None)
-    return solve_rows(
-        np.asarray(obs.time_gps_s, np.float64), obs.epoch_idx[rows], obs.sat[rows], obs.sig[rows],
-        obs.pr_m[rows], obs.cn0_dbhz[rows], obs.dop_hz[rows], store, iono or {}, opt, glo,
-        approx, bad_epochs=~good_ep,
-    )
+    ep_all = np.asarray(obs.epoch_idx)
+    n_ep = len(t_ep)
+    step = n_ep if progress is None else max(1, chunk_epochs)
+    parts = []
+    for a in range(0, max(n_ep, 1), step):
+        b = min(n_ep, a + step)
+        r0, r1 = np.searchsorted(ep_all, [a, b])
+        rows = np.arange(r0, r1)[good_ep[ep_all[r0:r1]]]
+        parts.append(solve_rows(
+            t_ep[a:b], ep_all[rows] - a, obs.sat[rows], obs.sig[rows], obs.pr_m[rows],
+            obs.cn0_dbhz[rows], obs.dop_hz[rows], store, iono or {}, opt, glo, approx,
+            bad_epochs=~good_ep[a:b]))
+        if progress is not None:
+            progress(b, n_ep)
+    return parts[0] if len(parts) == 1 else _concat(parts)
+
+
+def _concat(parts: list[SPPResult]) -> SPPResult:
+    keys = sorted({k for p in parts for k in p.clk_bias_m}, key=SYSTEMS.index)
+    clk = {k: np.concatenate([p.clk_bias_m.get(k, np.full(len(p), np.nan)) for p in parts])
+           for k in keys}
+    kw = {f.name: np.concatenate([getattr(p, f.name) for p in parts])
+          for f in dataclasses.fields(SPPResult) if f.name != "clk_bias_m"}
+    return SPPResult(clk_bias_m=clk, **kw)
 
 
 def solve_epoch(epoch, store, iono: dict | None = None, options: SPPOptions | None = None,
