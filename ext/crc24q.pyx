@@ -11,6 +11,8 @@ cimport numpy as cnp
 from libc.stdint cimport int32_t, int64_t, uint32_t
 from libc.stdlib cimport free, realloc
 from libc.string cimport memchr
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.object cimport PyObject_GenericSetAttr
 
 cnp.import_array()
 
@@ -171,3 +173,32 @@ cdef void _copy(_Out o, int64_t[::1] offs, int32_t[::1] lens, int32_t[::1] types
         offs[k] = o.offs[k]
         lens[k] = o.lens[k]
         types[k] = o.types[k]
+
+
+def make_frames(bytes buf, const int64_t[::1] offsets, const int32_t[::1] lengths,
+                const int32_t[::1] msg_types, int64_t base, frame_cls):
+    """Frame objects for the scanner's arrays (see the twin).
+
+    Builds each instance with ``object.__new__`` and sets its four slots
+    directly, as a dataclass ``__init__`` does, without the Python-level call.
+    """
+    cdef Py_ssize_t k, n = offsets.shape[0], o, length
+    cdef const char* p = PyBytes_AS_STRING(buf)
+    cdef Py_ssize_t size = len(buf)
+    if lengths.shape[0] != n or msg_types.shape[0] != n:
+        raise ValueError("offsets, lengths and msg_types differ in length")
+    for k in range(n):
+        if offsets[k] < 0 or lengths[k] < 6 or offsets[k] + lengths[k] > size:
+            raise ValueError(f"frame {k} outside the buffer")
+    new = object.__new__
+    out = [None] * n
+    for k in range(n):
+        o = offsets[k]
+        length = lengths[k]
+        f = new(frame_cls)
+        PyObject_GenericSetAttr(f, "msg_type", msg_types[k])
+        PyObject_GenericSetAttr(f, "payload", PyBytes_FromStringAndSize(p + o + 3, length - 6))
+        PyObject_GenericSetAttr(f, "raw", PyBytes_FromStringAndSize(p + o, length))
+        PyObject_GenericSetAttr(f, "offset", base + o)
+        out[k] = f
+    return out

@@ -136,3 +136,24 @@ def test_crc_failure_counting(impl):
     assert crc_fail == 1
     assert offs.tolist() == [2 * len(bad)]
     assert skipped == 2 * len(bad)
+
+
+@pytest.mark.parametrize("impl", impl_param("crc24q"))
+def test_make_frames(impl):
+    from vngeonet.model import Frame
+
+    k = kernels.get("crc24q", impl)
+    rng = np.random.default_rng(3)
+    data, truth = stream(rng, 10)
+    offs, lens, types, *_ = k.scan_frames(data, True)
+    frames = k.make_frames(data, offs, lens, types, 1000, Frame)
+    assert all(type(f) is Frame for f in frames)
+    assert [(f.offset - 1000, len(f.raw), f.msg_type) for f in frames] == truth
+    for f in frames:
+        assert f.raw == data[f.offset - 1000 : f.offset - 1000 + len(f.raw)]
+        assert f.payload == f.raw[3:-3] and isinstance(f.payload, bytes)
+    assert k.make_frames(b"", offs[:0], lens[:0], types[:0], 0, Frame) == []
+    with pytest.raises(ValueError):
+        k.make_frames(data[:10], offs, lens, types, 0, Frame)
+    with pytest.raises(ValueError):
+        k.make_frames(data, offs, lens[:1], types, 0, Frame)

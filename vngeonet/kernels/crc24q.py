@@ -163,3 +163,41 @@ def _msg_type(data: bytes, p: int, plen: int) -> int:
     if plen == 1:
         return data[p] << 4
     return 0
+
+
+def make_frames(buf: bytes, offsets, lengths, msg_types, base: int, frame_cls) -> list:
+    """Frame objects for the arrays returned by :func:`scan_frames`.
+
+    Parameters
+    ----------
+    buf : bytes
+        The scanned buffer.
+    offsets, lengths, msg_types : ndarray of int64, int32, int32, shape (n,)
+        As returned by :func:`scan_frames`.
+    base : int
+        Stream offset of ``buf[0]`` (added to each frame's offset).
+    frame_cls : type
+        A class with fields ``(msg_type, payload, raw, offset)``, normally
+        :class:`vngeonet.model.Frame`.
+
+    Returns
+    -------
+    list of frame_cls
+        ``frame_cls(msg_type, raw[3:-3], raw, base + offset)`` per frame.
+
+    Raises
+    ------
+    ValueError
+        The arrays differ in length or a frame lies outside ``buf``.
+    """
+    n = len(offsets)
+    if len(lengths) != n or len(msg_types) != n:
+        raise ValueError("offsets, lengths and msg_types differ in length")
+    offs, lens = np.asarray(offsets).tolist(), np.asarray(lengths).tolist()
+    for k in range(n):
+        if offs[k] < 0 or lens[k] < 6 or offs[k] + lens[k] > len(buf):
+            raise ValueError(f"frame {k} outside the buffer")
+    return [
+        frame_cls(t, buf[o + 3 : o + m - 3], buf[o : o + m], base + o)
+        for o, m, t in zip(offs, lens, np.asarray(msg_types).tolist())
+    ]

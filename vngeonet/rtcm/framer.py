@@ -90,10 +90,7 @@ class FramerStats:
 
 def _make_frames(buf: bytes, offsets, lengths, types, base: int) -> list[Frame]:
     """Frames for the scanner's arrays; ``base`` is the stream offset of ``buf[0]``."""
-    return [
-        Frame(t, buf[o + 3 : o + n - 3], buf[o : o + n], base + o)
-        for o, n, t in zip(offsets.tolist(), lengths.tolist(), types.tolist())
-    ]
+    return _crc.make_frames(buf, offsets, lengths, types, base, Frame)
 
 
 class RTCMFramer:
