@@ -1,0 +1,315 @@
+"""Tests of vngeonet.rtcm.ephemeris against pyrtcm (the oracle) on every real frame."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+
+from tests.rtcm.test_fields import EPHEMERIS_TYPES, real_frames
+from vngeonet.errors import FormatError
+from vngeonet.gnss.time import GPSTime, gps_to_utc
+from vngeonet.model import GlonassEphemeris, KeplerEphemeris
+from vngeonet.rtcm import ephemeris
+from vngeonet.rtcm.context import DecodeContext
+from vngeonet.rtcm.ephemeris import DECODERS, ENCODERS, EphemerisMessage, from_ephemeris, sisa_m
+from vngeonet.rtcm.fields import SPECS, field
+
+pyrtcm = pytest.importorskip("pyrtcm")
+PI = math.pi
+
+# Physical element <- (DF, factor applied to pyrtcm's scaled value), per message type.
+_COMMON = ("sqrt_a", "e", "i0_rad", "omega0_rad", "omega_rad", "m0_rad", "delta_n_radps",
+           "idot_radps", "omega_dot_radps", "cuc_rad", "cus_rad", "crc_m", "crs_m", "cic_rad",
+           "cis_rad", "af0_s", "af1_sps", "af2_sps2", "tgd_s", "toe_sow", "toc_sow")
+_FACT = (1, 1, PI, PI, PI, PI, PI, PI, PI, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+_DFS = {
+    1019: (92, 90, 97, 95, 99, 88, 87, 79, 100, 89, 91, 98, 86, 94, 96, 84, 83, 82, 101, 93, 81),
+    1044: (441, 439, 446, 444, 448, 437, 436, 450, 449, 438, 440, 447, 435, 443, 445, 433, 432,
+           431, 455, 442, 430),
+    1042: (504, 502, 509, 507, 511, 500, 499, 491, 512, 501, 503, 510, 498, 506, 508, 496, 495,
+           494, 513, 505, 493),
+    1045: (303, 301, 308, 306, 310, 299, 298, 292, 311, 300, 302, 309, 297, 305, 307, 296, 295,
+           294, 312, 304, 293),
+    1041: (539, 538, 543, 540, 541, 536, 524, 535, 542, 529, 530, 533, 534, 531, 532, 518, 519,
+           520, 523, 537, 522),
+}
+_DFS[1046] = _DFS[1045]
+_INTS = {  # (prn, iode, iodc, health) DFs; health composed below for Galileo / NavIC
+    1019: (9, 71, 85, 102), 1044: (429, 434, 456, 454), 1042: (488, 492, 497, 515),
+    1045: (252, 290, 290, None), 1046: (252, 290, 290, None), 1041: (516, 525, 525, None),
+}
+_SYS = {1019: "G", 1044: "J", 1042: "C", 1045: "E", 1046: "E", 1041: "I", 1020: "R"}
+
+
+def _pv(ref, df):
+    return getattr(ref, f"DF{df:03d}")
+
+
+def _check_fields(m: EphemerisMessage, ref):
+    """Every transmitted data field equals pyrtcm's value (scaled the way pyrtcm scales it)."""
+    from pyrtcm.rtcmtypes_core import RTCM_DATA_FIELDS
+
+    for i, df in enumerate(SPECS[m.msg_type]):
+        ours = int(m.fields[i])
+        if df < 0:
+            assert ours == getattr(ref, f"DF001_{-df}")
+            continue
+        scale = RTCM_DATA_FIELDS[f"DF{df:03d}"][2]
+        theirs = _pv(ref, df)
+        if scale in (0, 1):
+            assert ours == theirs, df
+        else:
+            assert math.isclose(ours * field(df).scale, theirs, rel_tol=1e-13, abs_tol=1e-300), df
+
+
+def _check_physics(m: EphemerisMessage, ref):
+    """The SI ephemeris agrees with values derived from pyrtcm's decode."""
+    e = m.eph
+    t = m.msg_type
+    assert m.sat == f"{_SYS[t]}{(_pv(ref, 38) if t == 1020 else _pv(ref, _INTS[t][0])):02d}"
+    if t == 1020:
+        return _check_glonass(e, ref)
+    for name, f, df in zip(_COMMON, _FACT, _DFS[t]):
+        want = _pv(ref, df) * f * (1e-9 if t == 1042 and df == 513 else 1)
+        assert math.isclose(getattr(e, name), want, rel_tol=1e-13, abs_tol=1e-30), (t, name)
+    if t == 1042:
+        assert math.isclose(e.tgd2_s, _pv(ref, 514) * 1e-9, rel_tol=1e-13, abs_tol=1e-30)
+    elif t == 1046:
+        assert math.isclose(e.tgd2_s, _pv(ref, 313), rel_tol=1e-13, abs_tol=1e-30)
+    else:
+        assert math.isnan(e.tgd2_s)
+    _, iode, iodc, health = _INTS[t]
+    assert (e.iode, e.iodc) == (_pv(ref, iode), _pv(ref, iodc))
+    if t == 1045:
+        assert e.health == (_pv(ref, 314) << 4) | (_pv(ref, 315) << 3)
+        assert e.accuracy_m == pytest.approx(sisa_m(_pv(ref, 291)), nan_ok=True)
+        assert e.source == "FNAV"
+    elif t == 1046:
+        assert e.health == (_pv(ref, 316) << 7 | _pv(ref, 317) << 6 | _pv(ref, 287) << 1
+                            | _pv(ref, 288))
+        assert e.accuracy_m == pytest.approx(sisa_m(_pv(ref, 286)), nan_ok=True)
+        assert e.source == "INAV"
+    elif t == 1041:
+        assert e.health == (_pv(ref, 527) << 1) | _pv(ref, 528)
+        assert e.accuracy_m == pytest.approx(ephemeris.URA_M[_pv(ref, 521)], nan_ok=True)
+    else:
+        assert e.health == _pv(ref, health)
+        ura = _pv(ref, {1019: 77, 1044: 453, 1042: 490}[t])
+        assert e.accuracy_m == pytest.approx(ephemeris.URA_M[ura], nan_ok=True)
+
+
+def _check_glonass(e: GlonassEphemeris, ref):
+    assert e.freq_channel == _pv(ref, 40) - 7
+    assert e.pos_m == pytest.approx([_pv(ref, d) * 1e3 for d in (112, 115, 118)], rel=1e-14)
+    assert e.vel_mps == pytest.approx([_pv(ref, d) * 1e3 for d in (111, 114, 117)], rel=1e-14)
+    assert e.acc_mps2 == pytest.approx([_pv(ref, d) * 1e3 for d in (113, 116, 119)], rel=1e-14,
+                                       abs=1e-30)
+    # pyrtcm leaves these sign-magnitude fields unscaled: apply the DF resolutions.
+    assert e.tau_n_s == _pv(ref, 124) * 2.0**-30
+    assert e.gamma_n == _pv(ref, 121) * 2.0**-40
+    assert e.delta_tau_n_s == _pv(ref, 125) * 2.0**-30
+    assert e.tb_s == _pv(ref, 110) * 900.0
+    assert (e.health, e.age_days) == (_pv(ref, 108), _pv(ref, 126))
+
+
+def test_every_real_frame_matches_pyrtcm_and_reencodes_bit_exact():
+    seen = {}
+    for rel, t, frame, payload in real_frames(set(EPHEMERIS_TYPES)):
+        m = DECODERS[t](payload, DecodeContext(source=rel))
+        ref = pyrtcm.RTCMReader.parse(frame)
+        _check_fields(m, ref)
+        _check_physics(m, ref)
+        assert ENCODERS[type(m)](m) == payload, (rel, t)
+        seen[t] = seen.get(t, 0) + 1
+    assert set(seen) == set(EPHEMERIS_TYPES) - {1041}  # no NavIC ephemeris in the captures
+    assert seen[1019] >= 3530 and seen[1046] >= 2775
+
+
+def test_quantiser_reproduces_every_real_frame():
+    """from_ephemeris(eph) rebuilds each real payload bit for bit (given the non-SI flags)."""
+    for _, t, _, payload in real_frames(set(EPHEMERIS_TYPES)):
+        m = DECODERS[t](payload, DecodeContext(approx_time=GPSTime(2275, 0.0)))
+        extra = {f"DF{d:03d}": int(v) for d, v in zip(SPECS[t], m.fields) if d > 0}
+        eph = dataclasses.replace(m.eph, extra=extra)
+        assert ENCODERS[EphemerisMessage](from_ephemeris(eph, t)) == payload
+
+
+def test_json_is_serialisable():
+    for _, t, _, payload in real_frames(set(EPHEMERIS_TYPES)):
+        d = DECODERS[t](payload, DecodeContext()).to_json()
+        text = json.dumps(d, allow_nan=False)
+        assert d["type"] == t and d["sat"][0] == _SYS[t]
+        assert "toe_sow" in d or "tb_s" in d
+        assert text
+
+
+def test_week_resolution_in_a_stream():
+    """Galileo sets the approximate time; GPS 10-bit weeks resolve from it (2023-08-17, week 2275)."""
+    ctx = DecodeContext()
+    gps_before, gps_after = [], []
+    for rel, t, _, payload in real_frames({1019, 1046}):
+        if not rel.startswith("cssrlib-data"):
+            continue
+        m = DECODERS[t](payload, ctx)
+        if t == 1046:
+            assert m.time_resolved and m.eph.week == 1251 and m.eph.toe.week == 2275
+        elif ctx.approx_time is None or not gps_after and not m.time_resolved:
+            gps_before.append(m)
+        else:
+            gps_after.append(m)
+    assert gps_after and all(m.time_resolved and m.eph.toe.week == 2275 for m in gps_after)
+    assert all(not m.time_resolved and m.eph.week == 2275 % 1024 for m in gps_before)
+
+
+def test_gps_unresolved_without_context():
+    _, _, _, payload = next(iter(real_frames({1019})))
+    m = DECODERS[1019](payload, None)
+    assert not m.time_resolved and m.eph.week < 1024
+    assert m.to_json()["toe"] is None
+
+
+def test_beidou_time_scale():
+    for _, _, _, payload in real_frames({1042}):
+        ctx = DecodeContext()
+        m = DECODERS[1042](payload, ctx)
+        # BDT = GPST - 14 s, week 0 = GPS week 1356.
+        assert m.eph.toe.seconds == pytest.approx((m.eph.week + 1356) * 604800.0 + m.eph.toe_sow + 14.0)
+        assert ctx.approx_time == m.eph.toe
+        break
+
+
+def test_glonass_context_and_full_time():
+    n = 0
+    for rel, _, _, payload in real_frames({1020}):
+        ctx = DecodeContext()
+        m = DECODERS[1020](payload, ctx)
+        assert ctx.glo_channels == {m.sat: m.eph.freq_channel}
+        if not m.time_resolved:
+            continue
+        # Resolved from NT/N4: resolving from a nearby approximate time gives the same t_b.
+        ctx2 = DecodeContext(approx_time=m.eph.toe + 3 * 3600.0)
+        m2 = DECODERS[1020](payload, ctx2)
+        assert m2.eph.toe == m.eph.toe
+        # t_b is the time of the GLONASS (UTC + 3 h) day.
+        t_glo = gps_to_utc(m.eph.toe).timestamp() + 3 * 3600
+        assert t_glo % 86400 == pytest.approx(m.eph.tb_s, abs=1e-3)
+        n += 1
+    assert n > 0
+
+
+def test_glonass_resolution_from_approx_time_near_midnight():
+    _, _, _, payload = next(iter(real_frames({1020})))
+    m0 = DECODERS[1020](payload, None)
+    # A time 2 h after t_b in the next GLONASS day must pick the previous day's t_b.
+    ctx = DecodeContext(approx_time=GPSTime(2275, 0.0))
+    m = DECODERS[1020](payload, ctx)
+    assert m.time_resolved
+    assert abs(m.eph.toe - ctx.approx_time) <= 43200.0
+    assert m.eph.tb_s == m0.eph.tb_s
+
+
+def test_1013_then_ephemerides_in_a_real_stream():
+    """In a caster stream a 1013 gives the date; every GPS/GLONASS ephemeris then resolves near it."""
+    from tests.rtcm.test_fields import _frames_of, capture_files
+    from vngeonet.rtcm import station
+
+    files = [f for f in capture_files({1013}) if "ntrip_encode_none" in f]
+    if not files:
+        pytest.skip("pygnssutils ntrip_encode_none.bin not present")
+    ctx = DecodeContext()
+    checked = 0
+    for t, _, payload in _frames_of(files[0]):
+        if t == 1013:
+            station.DECODERS[1013](payload, ctx)
+        elif t in (1019, 1020) and ctx.approx_time is not None:
+            m = DECODERS[t](payload, ctx)
+            assert m.time_resolved
+            assert abs(m.eph.toe - ctx.approx_time) < 4 * 86400.0
+            checked += 1
+    assert checked > 10
+
+
+HAND = [
+    KeplerEphemeris("G07", GPSTime(2312, 7200.0), GPSTime(2312, 7200.0), 2312, 7200.0, 7200.0,
+                    5153.6, 0.0123, 0.95, -2.1, 0.7, 1.3, 4.5e-9, -3.2e-10, -8.1e-9, 1.1e-6,
+                    7.5e-6, 230.0, -45.0, 1.2e-7, -8.9e-8, 1.5e-4, -2.3e-12, 0.0, -1.1e-8,
+                    iode=77, iodc=77, health=0, accuracy_m=2.0, fit_interval_h=4.0),
+    KeplerEphemeris("E11", GPSTime(2312, 7200.0), GPSTime(2312, 7200.0), 1288, 7200.0, 7200.0,
+                    5440.6, 0.0003, 0.97, 1.1, -0.4, 2.0, 3.1e-9, 1.2e-10, -5.6e-9, -2.2e-6,
+                    6.1e-6, 180.0, -12.5, -3.7e-8, 5.5e-8, -3.1e-4, 1.8e-12, 0.0, 2.1e-9,
+                    2.3e-9, iode=100, iodc=100, health=0, accuracy_m=3.12),
+    KeplerEphemeris("C23", GPSTime(2312, 7214.0), GPSTime(2312, 7214.0), 956, 7200.0, 7200.0,
+                    5282.6, 0.0005, 0.96, -0.3, 1.2, -2.9, 3.9e-9, 2.1e-10, -6.7e-9, 1.9e-6,
+                    8.8e-6, 160.0, 30.0, 2.2e-8, -1.5e-8, 4.4e-4, 1.3e-11, 0.0, 2.4e-9, -1.1e-9,
+                    iode=1, iodc=1, health=0, accuracy_m=2.0),
+    KeplerEphemeris("J02", GPSTime(2312, 7200.0), GPSTime(2312, 7200.0), 2312, 7200.0, 7200.0,
+                    6493.0, 0.075, 0.72, 2.4, -1.6, 0.4, 2.9e-9, 4.1e-10, -2.7e-9, -3.0e-6,
+                    1.1e-5, -100.0, 420.0, 1.2e-6, -7.0e-7, -3.4e-4, 3.3e-12, 0.0, -5.6e-9,
+                    iode=193, iodc=961, health=0, accuracy_m=2.8, fit_interval_h=2.0),
+    KeplerEphemeris("I05", GPSTime(2312, 7200.0), GPSTime(2312, 7200.0), 1288, 7200.0, 7200.0,
+                    6493.4, 0.0019, 0.51, 1.7, 3.0, -0.2, 2.3e-9, -1.0e-10, -3.3e-9, 4.0e-6,
+                    -2.7e-6, -400.0, 222.0, 2.2e-7, -1.5e-7, 6.7e-4, -1.1e-11, 0.0, -4.2e-9,
+                    iode=12, iodc=12, health=1, accuracy_m=2.0),
+    GlonassEphemeris("R09", GPSTime(2312, 7218.0), -2, (-11707273.9, 419574.2, -22629396.5),
+                     (-1624.25, -2651.34, 795.70), (-4e3 * 2.0**-30, 0.0, 2e3 * 2.0**-30), -3.08e-5, 1.8e-12,
+                     health=0, age_days=1, delta_tau_n_s=5.6e-9, tb_s=18000.0),  # 05:00 Moscow
+]
+
+
+@pytest.mark.parametrize("eph", HAND, ids=lambda e: e.sat)
+def test_hand_built_roundtrip(eph):
+    """SI ephemeris -> message -> payload -> decode: equal within one resolution step; pyrtcm agrees."""
+    from vngeonet.rtcm.framer import frame_payload
+
+    ctx = DecodeContext(approx_time=GPSTime(2312, 0.0))
+    m = from_ephemeris(eph, ctx=ctx)
+    payload = ENCODERS[EphemerisMessage](m)
+    back = DECODERS[m.msg_type](payload, DecodeContext(approx_time=GPSTime(2312, 0.0)))
+    assert back.sat == eph.sat and back.time_resolved
+    for f in dataclasses.fields(eph):
+        a, b = getattr(eph, f.name), getattr(back.eph, f.name)
+        if f.name in ("extra", "source") or (isinstance(a, float) and math.isnan(a)):
+            continue
+        if isinstance(a, (float, tuple)):
+            assert b == pytest.approx(a, rel=1e-4, abs=1e-9), f.name
+        else:
+            assert b == a, f.name
+    ref = pyrtcm.RTCMReader.parse(frame_payload(payload))
+    _check_fields(back, ref)
+    _check_physics(back, ref)
+
+
+@pytest.mark.parametrize("msg_type", EPHEMERIS_TYPES)
+def test_short_payload_raises_format_error_naming_type(msg_type):
+    payload = ENCODERS[EphemerisMessage](from_ephemeris(
+        next(e for e in HAND if e.sat[0] == _SYS[msg_type]), msg_type))
+    for cut in (0, 1, 5, len(payload) - 1):
+        with pytest.raises(FormatError, match=str(msg_type)):
+            DECODERS[msg_type](payload[:cut], DecodeContext(source="x.rtcm"))
+
+
+def test_sisa_and_ura_tables():
+    assert [sisa_m(i) for i in (0, 49, 50, 74, 75, 99, 100, 125)] == pytest.approx(
+        [0.0, 0.49, 0.5, 0.98, 1.0, 1.96, 2.0, 6.0])
+    assert math.isnan(sisa_m(126)) and math.isnan(sisa_m(255))
+    assert ephemeris.URA_M[0] == 2.0 and ephemeris.URA_M[6] == 16.0 and math.isnan(ephemeris.URA_M[15])
+
+
+def test_fast_constructor_equals_dataclass_init():
+    e = HAND[0]
+    vals = [getattr(e, f.name) for f in dataclasses.fields(e)][:-1]
+    fast = ephemeris._new_kepler(*vals)
+    assert fast == KeplerEphemeris(*vals)
+    assert fast.extra == {} and fast.extra is not ephemeris._new_kepler(*vals).extra
+
+
+def test_message_fields_are_read_only():
+    m = from_ephemeris(HAND[0])
+    with pytest.raises(ValueError):
+        m.fields[0] = 1
+    assert m.field(9) == 7
+    assert isinstance(m.fields, np.ndarray) and m.fields.dtype == np.int64
