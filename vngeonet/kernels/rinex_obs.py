@@ -52,11 +52,11 @@ def _num(s: bytes, n: int) -> float:
     if not t:
         return NAN
     if t.translate(None, _ALLOWED):
-        raise RINEXError(f"bad number {s.decode('ascii', 'replace')!r}", line=n)
+        raise RINEXError(f"bad number {t.decode('ascii', 'replace')!r}", line=n)
     try:
         return float(t)
     except ValueError:
-        raise RINEXError(f"bad number {s.decode('ascii', 'replace')!r}", line=n) from None
+        raise RINEXError(f"bad number {t.decode('ascii', 'replace')!r}", line=n) from None
 
 
 def _int(s: bytes, n: int, what: str) -> int:
@@ -65,7 +65,7 @@ def _int(s: bytes, n: int, what: str) -> int:
     if not t:
         return -1
     if not t.isdigit():
-        raise RINEXError(f"bad {what} {s.decode('ascii', 'replace')!r}", line=n)
+        raise RINEXError(f"bad {what} {t.decode('ascii', 'replace')!r}", line=n)
     return int(t)
 
 

@@ -85,6 +85,8 @@ class ObsData:
     events : tuple of ObsEvent
     source : str
         File name.
+    warnings : tuple of str
+        Problems tolerated with ``strict=False`` (e.g. a truncated last epoch dropped).
     """
 
     header: RINEXObsHeader
@@ -102,6 +104,7 @@ class ObsData:
     ssi: np.ndarray
     events: tuple = ()
     source: str = ""
+    warnings: tuple = ()
 
     @property
     def n_epochs(self) -> int:
@@ -126,7 +129,7 @@ class ObsData:
             )
 
 
-def read_obs(path: str | os.PathLike) -> ObsData:
+def read_obs(path: str | os.PathLike, *, strict: bool = True) -> ObsData:
     """Read a RINEX observation file.
 
     Parameters
@@ -134,6 +137,10 @@ def read_obs(path: str | os.PathLike) -> ObsData:
     path : str or path-like
         RINEX 2.10/2.11, 3.0x or 4.0x observation file, plain or packed (gzip,
         unix compress, zip, bzip2, Hatanaka CRX 1/3; detected from content).
+    strict : bool
+        When False, a file that ends inside its last epoch (a truncated
+        download) yields the complete epochs before it, with a logged warning
+        and a note in ``ObsData.warnings``; when True that raises.
 
     Returns
     -------
@@ -153,16 +160,24 @@ def read_obs(path: str | os.PathLike) -> ObsData:
     """
     with open(path, "rb") as f:
         data = f.read()
-    return read_obs_bytes(data, source=str(path))
+    return read_obs_bytes(data, source=str(path), strict=strict)
 
 
-def read_obs_bytes(data: bytes, source: str | None = None) -> ObsData:
+def read_obs_bytes(data: bytes, source: str | None = None, *, strict: bool = True) -> ObsData:
     """Read RINEX observations from the file content ``data`` (see :func:`read_obs`)."""
     text, layers = unpack(data, source=source)
     header, body_pos = _read_header(text, source)
     log.debug("%s: RINEX %.2f, layers %s, body at byte %d", source, header.version, layers, body_pos)
-    parts = _parse_segments(text, body_pos, header, source)
-    return _assemble(header, parts, text, source)
+    notes: list[str] = []
+    parts = _parse_segments(text, body_pos, header, source, None if strict else notes)
+    return replace(_assemble(header, parts, text, source), warnings=tuple(notes))
+
+
+def _line_offset(text: bytes, pos: int, line0: int, line: int) -> int:
+    """Byte offset of line number ``line`` given that ``pos`` starts line ``line0``."""
+    for _ in range(line - line0):
+        pos = text.index(b"\n", pos) + 1
+    return pos
 
 
 def _read_header(text: bytes, source: str | None) -> tuple[RINEXObsHeader, int]:
@@ -215,8 +230,13 @@ def build_tables(header: RINEXObsHeader) -> _Tables:
     return _Tables(letters, lut, ntypes, trow, tkind, row_sig)
 
 
-def _parse_segments(text: bytes, pos: int, header: RINEXObsHeader, source: str | None) -> list:
-    """Run the kernel; restart it after a flag-4 event that redefines the observation types."""
+def _parse_segments(text: bytes, pos: int, header: RINEXObsHeader, source: str | None,
+                    notes: list | None = None) -> list:
+    """Run the kernel; restart it after a flag-4 event that redefines the observation types.
+
+    With ``notes`` (non-strict mode) a file ending inside its last epoch is cut
+    before that epoch and a note is appended.
+    """
     kern = kernels.get("rinex_obs")
     line0 = header.n_lines + 1
     parts = []
@@ -228,7 +248,14 @@ def _parse_segments(text: bytes, pos: int, header: RINEXObsHeader, source: str |
                                    tables.sys_lut, tables.ntypes, tables.trow, tables.tkind)
         except RINEXError as err:
             msg = str(err).split(": ", 1)[-1] if err.line is not None else str(err)
-            raise RINEXError(msg, source=source, line=err.line) from None
+            if notes is None or not msg.startswith("file ends inside") or err.line is None:
+                raise RINEXError(msg, source=source, line=err.line) from None
+            note = f"line {err.line}: {msg}; incomplete last epoch dropped"
+            log.warning("%s: %s", source, note)
+            notes.append(note)
+            cut = _line_offset(text, a, n0, err.line)
+            return kern.parse_body(text, a, cut, n0, 2 if header.major == 2 else 3,
+                                   tables.sys_lut, tables.ntypes, tables.trow, tables.tkind)
 
     while True:
         tables = build_tables(header)
