@@ -46,9 +46,11 @@ from vngeonet.gnss.constants import (
 from vngeonet.gnss.time import GPSTime
 from vngeonet.model import GlonassEphemeris, KeplerEphemeris
 
-# Columns of the Keplerian parameter table (see kepler_table).
-(TOE, TOC, SQRTA, ECC, I0, OMEGA0, OMEGA, M0, DN, IDOT, OMEGADOT, CUC, CUS, CRC, CRS, CIC,
- CIS, AF0, AF1, AF2, OMGE, FREL, GEO, ADOT, DNDOT, TOESOW, A0, N0, SQ1E2) = range(29)
+# Columns of the Keplerian parameter table (see kepler_table).  The sine and
+# cosine harmonic coefficients are adjacent (CUS, CRS, CIS then CUC, CRC, CIC)
+# so that kepler_state_t takes them as (3, n) blocks without copying.
+(TOE, TOC, SQRTA, ECC, I0, OMEGA0, OMEGA, M0, DN, IDOT, OMEGADOT, CUS, CRS, CIS, CUC, CRC,
+ CIC, AF0, AF1, AF2, OMGE, FREL, GEO, ADOT, DNDOT, TOESOW, A0, N0, SQ1E2) = range(29)
 N_KEPLER_COLS = 29
 
 # Columns of the GLONASS/SBAS table: toe, state (6), lunisolar acc (3), tau_n, gamma_n
@@ -57,7 +59,7 @@ N_GLO_COLS = 12
 
 GLO_STEP_S = 30.0  # node spacing of the integrated GLONASS trajectories
 GLO_HALF_SPAN_S = 1800.0  # nodes cover toe +- this (the selection's maximum age)
-_KEPLER_ITERATIONS = 6  # Newton steps: |E error| < 1e-15 rad for e < 0.1
+_KEPLER_ITERATIONS = 4  # Newton steps from E = M + e sin M: |E error| < 1e-15 rad for e < 0.2
 
 
 def kepler_table(ephs: list[KeplerEphemeris]) -> np.ndarray:
@@ -81,13 +83,16 @@ def kepler_table(ephs: list[KeplerEphemeris]) -> np.ndarray:
         ex = k.extra or {}
         adot = ex.get("a_dot_mps", 0.0)
         dndot = ex.get("delta_n_dot_radps2", 0.0)
-        tab[i] = (
-            k.toe.seconds, k.toc.seconds, k.sqrt_a, k.e, k.i0_rad, k.omega0_rad, k.omega_rad,
-            k.m0_rad, k.delta_n_radps, _f(k.idot_radps), k.omega_dot_radps, k.cuc_rad,
-            k.cus_rad, k.crc_m, k.crs_m, k.cic_rad, k.cis_rad, k.af0_s, _f(k.af1_sps),
-            _f(k.af2_sps2), omge, relativity_f(mu), 1.0 if ex.get("geo") else 0.0, _f(adot),
-            _f(dndot), k.toe_sow, a0, math.sqrt(mu / a0**3), math.sqrt(1.0 - k.e**2),
-        )
+        row = tab[i]
+        row[TOE], row[TOC], row[SQRTA], row[ECC] = k.toe.seconds, k.toc.seconds, k.sqrt_a, k.e
+        row[I0], row[OMEGA0], row[OMEGA], row[M0] = k.i0_rad, k.omega0_rad, k.omega_rad, k.m0_rad
+        row[DN], row[IDOT], row[OMEGADOT] = k.delta_n_radps, _f(k.idot_radps), k.omega_dot_radps
+        row[CUS], row[CRS], row[CIS] = k.cus_rad, k.crs_m, k.cis_rad
+        row[CUC], row[CRC], row[CIC] = k.cuc_rad, k.crc_m, k.cic_rad
+        row[AF0], row[AF1], row[AF2] = k.af0_s, _f(k.af1_sps), _f(k.af2_sps2)
+        row[OMGE], row[FREL], row[GEO] = omge, relativity_f(mu), 1.0 if ex.get("geo") else 0.0
+        row[ADOT], row[DNDOT], row[TOESOW] = _f(adot), _f(dndot), k.toe_sow
+        row[A0], row[N0], row[SQ1E2] = a0, math.sqrt(mu / a0**3), math.sqrt(1.0 - k.e**2)
     return tab
 
 
@@ -116,74 +121,98 @@ def kepler_state(k: np.ndarray, t_s: np.ndarray):
     clk_drift_sps : ndarray, shape (n,)
         Clock drift including the relativistic term's rate.
     """
-    tk = t_s - k[:, TOE]
-    e = k[:, ECC]
-    n = k[:, N0] + k[:, DN] + 0.5 * k[:, DNDOT] * tk
-    a = k[:, A0] + k[:, ADOT] * tk
-    m = k[:, M0] + n * tk
-    ea = m.copy()
+    return kepler_state_t(np.ascontiguousarray(np.asarray(k, dtype=float).T), t_s)
+
+
+def kepler_state_t(kt: np.ndarray, t_s: np.ndarray):
+    """:func:`kepler_state` for a transposed table ``kt`` of shape (N_KEPLER_COLS, n).
+
+    The column-major layout keeps every parameter contiguous, which makes the
+    few dozen small ufunc calls below cheap (the SPP hot path).
+    """
+    (toe, toc, sqrta, e, i0, omega0, omega, m0, dn, idot, omegadot, cus, crs, cis, cuc, crc,
+     cic, af0, af1, af2, omge, frel, geo, adot, dndot, toesow, a0, n0, sq1e2) = kt
+    n_q = len(t_s)
+    tk = t_s - toe
+    n = n0 + dn + 0.5 * dndot * tk
+    a = a0 + adot * tk
+    m = m0 + n * tk
+    ea = m + e * np.sin(m)
     for _ in range(_KEPLER_ITERATIONS):
         ea -= (ea - e * np.sin(ea) - m) / (1.0 - e * np.cos(ea))
-    se, ce = np.sin(ea), np.cos(ea)
+    sc = np.empty((2, n_q))
+    np.sin(ea, out=sc[0])
+    np.cos(ea, out=sc[1])
+    se, ce = sc
     den = 1.0 - e * ce
-    phi = np.arctan2(k[:, SQ1E2] * se, ce - e) + k[:, OMEGA]
-    s2, c2 = np.sin(2.0 * phi), np.cos(2.0 * phi)
-    cuc, cus, crc, crs, cic, cis = (k[:, j] for j in (CUC, CUS, CRC, CRS, CIC, CIS))
-    u = phi + cus * s2 + cuc * c2
-    r = a * den + crs * s2 + crc * c2
-    inc = k[:, I0] + cis * s2 + cic * c2 + k[:, IDOT] * tk
+    phi = np.arctan2(sq1e2 * se, ce - e) + omega
+    trig = np.empty((2, n_q))
+    np.sin(2.0 * phi, out=trig[0])
+    np.cos(2.0 * phi, out=trig[1])
+    s2, c2 = trig
+    # harmonic corrections of u, r, i and their rates, in one (3, n) pass
+    cs = kt[CUS : CUS + 3]  # (3, n): cus, crs, cis
+    cc = kt[CUC : CUC + 3]  # (3, n): cuc, crc, cic
+    corr = cs * s2 + cc * c2
+    dcorr = 2.0 * (cs * c2 - cc * s2)
     edot = n / den
-    phidot = edot * k[:, SQ1E2] / den
-    udot = phidot * (1.0 + 2.0 * (cus * c2 - cuc * s2))
-    rdot = a * e * se * edot + 2.0 * phidot * (crs * c2 - crc * s2) + k[:, ADOT] * den
-    incdot = k[:, IDOT] + 2.0 * phidot * (cis * c2 - cic * s2)
-    su, cu = np.sin(u), np.cos(u)
+    phidot = edot * sq1e2 / den
+    ang = np.empty((3, n_q))
+    ang[0] = phi + corr[0]  # u
+    ang[1] = i0 + corr[2] + idot * tk  # i
+    omd = omegadot - omge * (1.0 - geo)
+    ang[2] = omega0 + omd * tk - omge * toesow  # Omega
+    sa, ca = np.sin(ang), np.cos(ang)
+    su, si, so = sa
+    cu, ci, co = ca
+    r = a * den + corr[1]
+    udot = phidot * (1.0 + dcorr[0])
+    rdot = a * e * se * edot + phidot * dcorr[1] + adot * den
+    incdot = idot + phidot * dcorr[2]
     xp, yp = r * cu, r * su
     xpd, ypd = rdot * cu - r * udot * su, rdot * su + r * udot * cu
-    geo = k[:, GEO]
-    omge = k[:, OMGE]
-    omd = k[:, OMEGADOT] - omge * (1.0 - geo)
-    om = k[:, OMEGA0] + omd * tk - omge * k[:, TOESOW]
-    so, co = np.sin(om), np.cos(om)
-    si, ci = np.sin(inc), np.cos(inc)
-    pos = np.empty((len(tk), 3))
-    vel = np.empty((len(tk), 3))
+    pos = np.empty((3, n_q))
+    vel = np.empty((3, n_q))
     w = ypd * ci - yp * si * incdot
-    pos[:, 0] = xp * co - yp * ci * so
-    pos[:, 1] = xp * so + yp * ci * co
-    pos[:, 2] = yp * si
-    vel[:, 0] = xpd * co - w * so - pos[:, 1] * omd
-    vel[:, 1] = xpd * so + w * co + pos[:, 0] * omd
-    vel[:, 2] = ypd * si + yp * ci * incdot
+    yci = yp * ci
+    pos[0] = xp * co - yci * so
+    pos[1] = xp * so + yci * co
+    pos[2] = yp * si
+    vel[0] = xpd * co - w * so - pos[1] * omd
+    vel[1] = xpd * so + w * co + pos[0] * omd
+    vel[2] = ypd * si + yci * incdot
     if geo.any():
-        _geo_rotate(pos, vel, geo != 0.0, omge, tk)
-    dtc = t_s - k[:, TOC]
-    rel = k[:, FREL] * e * k[:, SQRTA]
-    clk = k[:, AF0] + dtc * (k[:, AF1] + dtc * k[:, AF2]) + rel * se
-    drift = k[:, AF1] + 2.0 * k[:, AF2] * dtc + rel * ce * edot
-    return pos, vel, clk, drift
+        _geo_rotate(pos, vel, geo, omge, tk)
+    dtc = t_s - toc
+    rel = frel * e * sqrta
+    clk = af0 + dtc * (af1 + dtc * af2) + rel * se
+    drift = af1 + 2.0 * af2 * dtc + rel * ce * edot
+    return pos.T.copy(), vel.T.copy(), clk, drift
 
 
-def _geo_rotate(pos, vel, g, omge, tk) -> None:
+def _geo_rotate(pos, vel, geo, omge, tk) -> None:
     """BeiDou GEO: from the inertial-like frame to CGCS2000, Rz(omega_e t_k) Rx(-5 deg).
 
-    BDS-SIS-ICD-B1I 3.0 §5.2.4.12; modifies rows ``g`` of ``pos``/``vel`` in place.
+    BDS-SIS-ICD-B1I 3.0 §5.2.4.12.  ``pos``/``vel`` have shape (3, n) and are
+    rotated in place; rows with ``geo == 0`` get the identity (both angles 0),
+    which avoids fancy indexing in the hot path.
     """
-    p, v = pos[g], vel[g]
-    cf, sf = math.cos(BDS_GEO_INCL_RAD), math.sin(BDS_GEO_INCL_RAD)
-    w = omge[g]
-    q = w * tk[g]
+    phi = BDS_GEO_INCL_RAD * geo
+    cf, sf = np.cos(phi), np.sin(phi)
+    w = omge * geo
+    q = w * tk
     cq, sq = np.cos(q), np.sin(q)
     # Rx(phi) [x, y, z] = [x, y cf + z sf, -y sf + z cf]
-    px, py, pz = p[:, 0], p[:, 1] * cf + p[:, 2] * sf, -p[:, 1] * sf + p[:, 2] * cf
-    vx, vy, vz = v[:, 0], v[:, 1] * cf + v[:, 2] * sf, -v[:, 1] * sf + v[:, 2] * cf
+    py, pz = pos[1] * cf + pos[2] * sf, pos[2] * cf - pos[1] * sf
+    vy, vz = vel[1] * cf + vel[2] * sf, vel[2] * cf - vel[1] * sf
+    px, vx = pos[0].copy(), vel[0].copy()
     # Rz(q) [x, y, z] = [cq x + sq y, -sq x + cq y, z]; d/dt Rz = w [[-sq, cq], [-cq, -sq]]
-    pos[g, 0] = cq * px + sq * py
-    pos[g, 1] = -sq * px + cq * py
-    pos[g, 2] = pz
-    vel[g, 0] = cq * vx + sq * vy + w * (-sq * px + cq * py)
-    vel[g, 1] = -sq * vx + cq * vy + w * (-cq * px - sq * py)
-    vel[g, 2] = vz
+    pos[0] = cq * px + sq * py
+    pos[1] = cq * py - sq * px
+    pos[2] = pz
+    vel[0] = cq * vx + sq * vy + w * pos[1]
+    vel[1] = cq * vy - sq * vx - w * pos[0]
+    vel[2] = vz
 
 
 # --------------------------------------------------------------------------- GLONASS

@@ -16,9 +16,11 @@ Selection rules
   next type only when it has none of the preferred one.
 * Duplicates (same satellite, type and toe) keep the first one read.
 * The ephemeris with the toe nearest to the requested time is chosen, and is
-  valid if ``|t - toe|`` is within the system's maximum age: GPS half the
-  fit interval (at least 2 h), QZSS/NavIC 2 h, Galileo 4 h, BeiDou 6 h (hourly
-  updates, 6 h is the longest gap allowed), GLONASS 30 min, SBAS 6 min.
+  valid if ``t - toe`` is within the system's window (:data:`VALIDITY_S`):
+  GPS +-half the fit interval (at least 2 h), QZSS/NavIC +-2 h, Galileo
+  -30 min..+4 h, BeiDou -30 min..+3 h, GLONASS +-30 min, SBAS +-6 min.  Where
+  the next toe is further away than its window reaches back, the previous
+  ephemeris keeps being used up to its forward limit.
 
 Implementation: the selection is precomputed as a sorted array of
 (satellite code, time) segment starts, one segment per ephemeris ending
@@ -57,8 +59,15 @@ DEFAULT_PREFER: dict[str, tuple[str, ...]] = {
     "R": ("FDMA",),
     "S": ("SBAS",),
 }
-MAX_AGE_S: dict[str, float] = {
-    "G": 7200.0, "J": 7200.0, "I": 7200.0, "E": 14400.0, "C": 21600.0, "R": 1800.0, "S": 360.0,
+# Validity window (seconds before toe, seconds after toe) per system.  GPS
+# ephemerides fit +-half the curve-fit interval around toe; Galileo and
+# BeiDou ones are made for use from toe onwards and degrade quickly when
+# extrapolated backwards (ESBC 2020-177: Galileo 1.4 m at -1 h, 16 m at -2 h,
+# 94 m at -3.5 h), so after a data gap the previous ephemeris is kept rather
+# than reaching back from the next one.
+VALIDITY_S: dict[str, tuple[float, float]] = {
+    "G": (7200.0, 7200.0), "J": (7200.0, 7200.0), "I": (7200.0, 7200.0),
+    "E": (1800.0, 14400.0), "C": (1800.0, 10800.0), "R": (1800.0, 1800.0), "S": (360.0, 360.0),
 }
 # Variance used when the accuracy is unknown (sigma, m): GLONASS and SBAS broadcast no URA in RINEX 2/3.04.
 DEFAULT_SIGMA_M: dict[str, float] = {"G": 6.0, "J": 6.0, "I": 6.0, "E": 6.0, "C": 6.0, "R": 5.0, "S": 10.0}
@@ -138,8 +147,8 @@ class EphemerisStore:
     ephemerides : iterable of KeplerEphemeris or GlonassEphemeris, optional
     prefer : dict, optional
         Message-type preference per system letter (overrides :data:`DEFAULT_PREFER`).
-    max_age_s : dict, optional
-        Maximum ``|t - toe|`` per system letter (overrides :data:`MAX_AGE_S`).
+    validity_s : dict, optional
+        ``(before, after)`` toe window per system letter (overrides :data:`VALIDITY_S`).
 
     Examples
     --------
@@ -155,11 +164,11 @@ class EphemerisStore:
         ephemerides: Iterable[KeplerEphemeris | GlonassEphemeris] = (),
         *,
         prefer: dict[str, tuple[str, ...]] | None = None,
-        max_age_s: dict[str, float] | None = None,
+        validity_s: dict[str, tuple[float, float]] | None = None,
     ):
         self._all: list = list(ephemerides)
         self.prefer = {**DEFAULT_PREFER, **(prefer or {})}
-        self.max_age_s = {**MAX_AGE_S, **(max_age_s or {})}
+        self.validity_s = {**VALIDITY_S, **(validity_s or {})}
         self._built = False
 
     def add(self, eph: KeplerEphemeris | GlonassEphemeris) -> None:
@@ -206,8 +215,9 @@ class EphemerisStore:
             code = int(sat_codes(np.array([sat]))[0])
             ephs = self._by_sat[sat]
             toes = [e.toe.seconds for e in ephs]
+            back, _ = self.validity_s.get(sat[0], (7200.0, 7200.0))
             for j, eph in enumerate(ephs):
-                start = 0.0 if j == 0 else 0.5 * (toes[j - 1] + toes[j])
+                start = 0.0 if j == 0 else max(0.5 * (toes[j - 1] + toes[j]), toes[j] - back)
                 seg_key.append(code * _SPAN + start)
                 seg_code.append(code)
                 seg_eph.append(len(kind))
@@ -225,11 +235,13 @@ class EphemerisStore:
         self._kind = np.array(kind, dtype=np.int8)
         self._row = np.array(row, dtype=np.intp)
         self._toe = np.array(toe, dtype=float)
-        self._age = np.array(age, dtype=float)
+        self._back = np.array([a[0] for a in age], dtype=float)
+        self._fwd = np.array([a[1] for a in age], dtype=float)
         self._tgd = np.array(tgd, dtype=float)
         self._tgd2 = np.array(tgd2, dtype=float)
         self._var = np.array(var, dtype=float)
         self._kep = bc.kepler_table(kep)
+        self._kep_t = np.ascontiguousarray(self._kep.T)
         self._glo = bc.glonass_table(glo)
         self._sbs = bc.glonass_table(sbs)
         self._glo_nodes = None
@@ -240,10 +252,11 @@ class EphemerisStore:
 
     def _columns(self, eph, kep, glo, sbs):
         sys = eph.sat[0]
-        max_age = self.max_age_s.get(sys, 7200.0)
+        max_age = self.validity_s.get(sys, (7200.0, 7200.0))
         if isinstance(eph, KeplerEphemeris):
             if sys == "G":
-                max_age = max(max_age, 1800.0 * eph.fit_interval_h)
+                half = 1800.0 * eph.fit_interval_h
+                max_age = (max(max_age[0], half), max(max_age[1], half))
             kep.append(eph)
             acc = eph.accuracy_m
             sigma = DEFAULT_SIGMA_M.get(sys, 6.0) if not math.isfinite(acc) or acc <= 0 else acc
@@ -265,7 +278,8 @@ class EphemerisStore:
         seg = np.searchsorted(self._seg_key, code * _SPAN + t, side="right") - 1
         np.maximum(seg, 0, out=seg)
         e = self._seg_eph[seg]
-        ok = (self._seg_code[seg] == code) & (np.abs(t - self._toe[e]) <= self._age[e])
+        dt = t - self._toe[e]
+        ok = (self._seg_code[seg] == code) & (dt <= self._fwd[e]) & (dt >= -self._back[e])
         return e, ok
 
     def select(self, sat: str, t: GPSTime) -> KeplerEphemeris | GlonassEphemeris | None:
@@ -304,7 +318,7 @@ class EphemerisStore:
         n = t.size
         e, ok = self._lookup(sat_codes(sat), t)
         if self._only_kepler:
-            pos, vel, clk, drift = bc.kepler_state(self._kep[self._row[e]], t) if n else _empty(0)
+            pos, vel, clk, drift = bc.kepler_state_t(self._kep_t.take(self._row[e], axis=1), t) if n else _empty(0)
         else:
             pos, vel, clk, drift = self._mixed(e, t)
         bad = ~ok
@@ -328,7 +342,7 @@ class EphemerisStore:
                 continue
             r, tm = row[m], t[m]
             if k == KIND_KEPLER:
-                pos[m], vel[m], clk[m], drift[m] = bc.kepler_state(self._kep[r], tm)
+                pos[m], vel[m], clk[m], drift[m] = bc.kepler_state_t(self._kep_t.take(r, axis=1), tm)
                 continue
             tab = self._glo if k == KIND_GLONASS else self._sbs
             g = tab[r]
