@@ -1,0 +1,373 @@
+"""RINEX writers: observation files 3.05 / 4.00 and mixed navigation files.
+
+Observation headers are built from the station's configuration and what the
+stream told (1005/1006 ARP, 1007/1008/1033 antenna and receiver, 1230
+GLONASS code-phase biases, 1013 leap seconds, GLONASS channels).  Epochs are
+written in the GPS time scale for every system.  Loss-of-lock indicator bit 0
+is set when a signal's lock time is shorter than the time since it was last
+written (a slip may have happened in between), bit 1 for a half-cycle
+ambiguity.
+
+References
+----------
+RINEX 3.05 (IGS/RTCM-SC104, 2020) §5, Tables A1-A3 (observation header and
+records), A5-A14 (navigation records), §4 (long file names); RINEX 4.00
+(2021) §5, Tables A1-A4, A30-A34 (EPH records).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import vngeonet
+from vngeonet.gnss.time import GPSTime, gps_to_utc, leap_seconds_gps
+from vngeonet.model import GlonassEphemeris, KeplerEphemeris, ObsEpoch
+
+SYSTEM_ORDER = "GRECJSI"
+_BAND_ORDER = {b: i for i, b in enumerate("1256789")}
+_KINDS = "CLDS"
+_SPAN_CODE = {900: "15M", 3600: "01H", 86400: "01D"}
+_MAX_VALUE = 9999999999.999
+
+
+def obs_types_from(keys) -> dict[str, list[str]]:
+    """RINEX observation types per system from (system, signal) pairs.
+
+    Signals are ordered by band then attribute; each gets C, L, D, S
+    (RINEX 3.05 §5.1), e.g. ``{"G": ["C1C", "L1C", "D1C", "S1C", "C2W", ...]}``.
+    """
+    per: dict[str, set] = {}
+    for sys_, sig in keys:
+        per.setdefault(sys_, set()).add(sig)
+    out = {}
+    for sys_ in sorted(per, key=lambda s: SYSTEM_ORDER.find(s)):
+        sigs = sorted(per[sys_], key=lambda s: (_BAND_ORDER.get(s[0], 9), s[1:]))
+        out[sys_] = [k + s for s in sigs for k in _KINDS]
+    return out
+
+
+@dataclass
+class ObsHeader:
+    """Everything an observation header holds (RINEX 3.05 Table A2)."""
+
+    marker_name: str = ""
+    marker_number: str = ""
+    marker_type: str = "GEODETIC"
+    observer: str = ""
+    agency: str = ""
+    receiver_serial: str = ""
+    receiver_type: str = ""
+    receiver_version: str = ""
+    antenna_serial: str = ""
+    antenna_type: str = ""
+    approx_pos_ecef_m: tuple = (0.0, 0.0, 0.0)
+    delta_hen_m: tuple = (0.0, 0.0, 0.0)
+    obs_types: dict = field(default_factory=dict)
+    interval_s: float | None = None
+    first_obs: GPSTime | None = None
+    last_obs: GPSTime | None = None
+    glo_slots: dict = field(default_factory=dict)  # "R05" -> k
+    glo_biases_m: tuple | None = None  # C1C, C1P, C2C, C2P
+    leap_s: int | None = None
+    comments: tuple = ()
+    program: str = f"vngeonet {vngeonet.__version__}"
+    run_by: str = "VNGEONET"
+    created_utc: _dt.datetime | None = None
+
+
+def header_from_meta(meta, obs_types: dict, *, interval_s=None, first_obs=None) -> ObsHeader:
+    """An :class:`ObsHeader` from an :class:`~vngeonet.epochs.StationMeta` (config first, then stream)."""
+    cfg = getattr(meta, "config", None)
+    h = ObsHeader(obs_types=obs_types, interval_s=interval_s, first_obs=first_obs)
+    h.marker_name = (cfg.id if cfg else meta.station) or "UNKN"
+    h.marker_number = (cfg.domes if cfg else "") or ""
+    if cfg is not None:
+        h.marker_type, h.observer, h.agency = cfg.marker_type, cfg.observer, cfg.agency
+    h.receiver_type = (cfg.receiver_type if cfg else "") or meta.receiver
+    h.receiver_serial = (cfg.receiver_serial if cfg else "") or meta.receiver_serial
+    h.receiver_version = (cfg.receiver_firmware if cfg else "") or meta.firmware
+    h.antenna_type = cfg.antenna_with_radome if cfg else meta.antenna
+    h.antenna_serial = (cfg.antenna_serial if cfg else "") or meta.antenna_serial
+    if cfg is not None and all(math.isfinite(x) for x in cfg.pos_ecef_m):
+        h.approx_pos_ecef_m = cfg.pos_ecef_m
+    elif meta.arp_ecef_m is not None:
+        h.approx_pos_ecef_m = meta.arp_ecef_m
+    if cfg is not None:
+        h.delta_hen_m = cfg.ecc_hen_m
+    elif meta.antenna_height_m is not None:
+        h.delta_hen_m = (meta.antenna_height_m, 0.0, 0.0)
+    h.glo_slots = dict(meta.glo_channels)
+    h.glo_biases_m = meta.glo_biases_m
+    h.leap_s = meta.leap_s
+    if h.leap_s is None and first_obs is not None:
+        h.leap_s = leap_seconds_gps(first_obs)
+    return h
+
+
+def _line(text: str, label: str) -> str:
+    return f"{text:<60.60s}{label}\n"
+
+
+def _time_fields(t: GPSTime) -> str:
+    d = t.to_datetime()
+    sec = d.second + d.microsecond * 1e-6
+    return f"{d.year:6d}{d.month:6d}{d.day:6d}{d.hour:6d}{d.minute:6d}{sec:13.7f}"
+
+
+def format_obs_header(h: ObsHeader, version: int = 3) -> str:
+    """Header text of an observation file (RINEX 3.05 or 4.00)."""
+    ver = "3.05" if version == 3 else "4.00"
+    created = h.created_utc or _dt.datetime.now(_dt.timezone.utc)
+    out = [_line(f"{ver:>9s}{'':11s}{'OBSERVATION DATA':<20s}{'M':<20s}", "RINEX VERSION / TYPE"),
+           _line(f"{h.program:<20.20s}{h.run_by:<20.20s}{created:%Y%m%d %H%M%S} UTC", "PGM / RUN BY / DATE")]
+    out += [_line(c, "COMMENT") for c in h.comments]
+    out.append(_line(h.marker_name, "MARKER NAME"))
+    if h.marker_number:
+        out.append(_line(h.marker_number, "MARKER NUMBER"))
+    out.append(_line(h.marker_type, "MARKER TYPE"))
+    out.append(_line(f"{h.observer:<20.20s}{h.agency:<40.40s}", "OBSERVER / AGENCY"))
+    out.append(_line(f"{h.receiver_serial:<20.20s}{h.receiver_type:<20.20s}{h.receiver_version:<20.20s}",
+                     "REC # / TYPE / VERS"))
+    out.append(_line(f"{h.antenna_serial:<20.20s}{h.antenna_type:<20.20s}", "ANT # / TYPE"))
+    out.append(_line("".join(f"{x:14.4f}" for x in h.approx_pos_ecef_m), "APPROX POSITION XYZ"))
+    out.append(_line("".join(f"{x:14.4f}" for x in h.delta_hen_m), "ANTENNA: DELTA H/E/N"))
+    for sys_, types in h.obs_types.items():
+        for i in range(0, len(types), 13):
+            head = f"{sys_}  {len(types):3d}" if i == 0 else " " * 6
+            out.append(_line(head + "".join(f" {t}" for t in types[i:i + 13]), "SYS / # / OBS TYPES"))
+    if h.interval_s:
+        out.append(_line(f"{h.interval_s:10.3f}", "INTERVAL"))
+    if h.first_obs is not None:
+        out.append(_line(_time_fields(h.first_obs) + "     GPS", "TIME OF FIRST OBS"))
+    if h.last_obs is not None:
+        out.append(_line(_time_fields(h.last_obs) + "     GPS", "TIME OF LAST OBS"))
+    out += _glonass_lines(h)
+    for sys_ in h.obs_types:
+        out.append(_line(sys_, "SYS / PHASE SHIFT"))
+    if h.leap_s is not None:
+        out.append(_line(f"{h.leap_s:6d}", "LEAP SECONDS"))
+    out.append(_line("", "END OF HEADER"))
+    return "".join(out)
+
+
+def _glonass_lines(h: ObsHeader) -> list[str]:
+    out = []
+    if "R" in h.obs_types or h.glo_slots:
+        slots = sorted(h.glo_slots.items())
+        for i in range(0, max(len(slots), 1), 8):
+            head = f"{len(slots):3d} " if i == 0 else "    "
+            out.append(_line(head + "".join(f"{s} {k:2d} " for s, k in slots[i:i + 8]), "GLONASS SLOT / FRQ #"))
+    if "R" in h.obs_types:
+        b = h.glo_biases_m
+        vals = ["" if b is None or not math.isfinite(x) else f"{x:8.3f}" for x in (b or (math.nan,) * 4)]
+        text = "".join(f" {c} {v:>8s}" for c, v in zip(("C1C", "C1P", "C2C", "C2P"), vals))
+        out.append(_line(text, "GLONASS COD/PHS/BIS"))
+    return out
+
+
+def _fmt_value(v: float, lli: int) -> str:
+    if v != v or not -999999999.999 <= v <= _MAX_VALUE:
+        return " " * 16
+    return f"{v:14.3f}{lli if lli else ' '} "
+
+
+def format_epoch(obs: ObsEpoch, obs_types: dict, lli: np.ndarray | None = None, flag: int = 0) -> str:
+    """Data record of one epoch (RINEX 3.05 Table A3 / 4.00 Table A4).
+
+    ``lli`` overrides ``obs.lli`` (shape (n,)); observations of a system or
+    signal not in ``obs_types`` are left out.
+    """
+    lli = obs.lli if lli is None else lli
+    col: dict = {}
+    for sys_, types in obs_types.items():
+        for j, t in enumerate(types):
+            col[(sys_, t)] = j
+    lines: dict = {}
+    vals = (obs.pr_m, obs.cp_cyc, obs.dop_hz, obs.cn0_dbhz)
+    sats, sigs = obs.sat.tolist(), obs.sig.tolist()
+    for i, (sat, sig) in enumerate(zip(sats, sigs)):
+        types = obs_types.get(sat[0])
+        if types is None:
+            continue
+        row = lines.get(sat)
+        if row is None:
+            row = lines[sat] = [" " * 16] * len(types)
+        for kind, arr in zip(_KINDS, vals):
+            j = col.get((sat[0], kind + sig))
+            if j is not None:
+                row[j] = _fmt_value(float(arr[i]), int(lli[i]) if kind == "L" else 0)
+    order = sorted(lines, key=lambda s: (SYSTEM_ORDER.find(s[0]), s))
+    d = obs.time.to_datetime()
+    sec = d.second + d.microsecond * 1e-6
+    head = f"> {d.year:4d} {d.month:02d} {d.day:02d} {d.hour:02d} {d.minute:02d}{sec:11.7f}  {flag:1d}{len(order):3d}\n"
+    body = "".join(f"{s}{''.join(lines[s])}".rstrip() + "\n" for s in order)
+    return head + body
+
+
+class LockTracker:
+    """Loss-of-lock indicator from lock times across written epochs.
+
+    Bit 0 is set when a signal's lock time is shorter than the time since it
+    was last written (or it decreased); bit 1 (half-cycle) is kept from the input.
+    """
+
+    def __init__(self):
+        self._last: dict = {}
+
+    def lli(self, obs: ObsEpoch) -> np.ndarray:
+        t = obs.time.seconds
+        out = obs.lli.astype(np.uint8).copy()
+        last = self._last
+        for i, (sat, sig, lock) in enumerate(zip(obs.sat.tolist(), obs.sig.tolist(), obs.lock_s.tolist())):
+            key = sat + sig
+            prev = last.get(key)
+            if prev is not None and lock == lock:
+                t0, lock0 = prev
+                if lock < (t - t0) - 1e-6 or lock < lock0 - 1e-6 and lock < t - t0 + lock0:
+                    out[i] |= 1
+            last[key] = (t, lock)
+        return out
+
+
+def merge_same_time(a: ObsEpoch, b: ObsEpoch) -> ObsEpoch:
+    """Union of two ObsEpochs of the same time (``b`` wins on duplicate rows)."""
+    key = np.char.add(np.concatenate([a.sat, b.sat]), np.concatenate([a.sig, b.sig]))
+    idx_rev = np.unique(key[::-1], return_index=True)[1]
+    idx = len(key) - 1 - idx_rev
+
+    def cat(name):
+        return np.concatenate([getattr(a, name), getattr(b, name)])[idx]
+
+    return ObsEpoch(a.time, a.station, cat("sat"), cat("sig"), cat("pr_m"), cat("cp_cyc"), cat("dop_hz"),
+                    cat("cn0_dbhz"), cat("lli"), cat("lock_s"), a.flag)
+
+
+def on_interval(t: GPSTime, interval_s: float | None) -> bool:
+    """True when ``t`` falls on the sampling grid of ``interval_s`` (1 ms tolerance)."""
+    if not interval_s:
+        return True
+    r = t.tow_s % interval_s
+    return r < 1e-3 or interval_s - r < 1e-3
+
+
+# ---------------------------------------------------------------------- navigation
+def _d19(x: float) -> str:
+    """Fortran D19.12 as RINEX writes it (``E`` exponent)."""
+    if x != x:
+        x = 0.0
+    return f"{x:19.12E}"
+
+
+def format_nav_header(version: int = 3, leap_s: int | None = None,
+                      created_utc: _dt.datetime | None = None) -> str:
+    """Header of a mixed navigation file (RINEX 3.05 Table A5 / 4.00 Table A29)."""
+    ver = "3.05" if version == 3 else "4.00"
+    created = created_utc or _dt.datetime.now(_dt.timezone.utc)
+    out = [_line(f"{ver:>9s}{'':11s}{'N: GNSS NAV DATA':<20s}{'M: MIXED':<20s}", "RINEX VERSION / TYPE"),
+           _line(f"{'vngeonet ' + vngeonet.__version__:<20.20s}{'VNGEONET':<20s}{created:%Y%m%d %H%M%S} UTC",
+                 "PGM / RUN BY / DATE")]
+    if leap_s is not None:
+        out.append(_line(f"{leap_s:6d}", "LEAP SECONDS"))
+    out.append(_line("", "END OF HEADER"))
+    return "".join(out)
+
+
+def _sys_time(e: KeplerEphemeris) -> _dt.datetime:
+    """toc in the system's own time scale (BDT for BeiDou, GPST otherwise)."""
+    t = e.toc.to_datetime()
+    return t - _dt.timedelta(seconds=14) if e.sat[0] == "C" else t
+
+
+def _nav_lines(first: str, rows: list[list[float]], indent: int) -> str:
+    out = [first + "".join(_d19(v) for v in rows[0]) + "\n"]
+    out += [" " * indent + "".join(_d19(v) for v in r).rstrip() + "\n" for r in rows[1:]]
+    return "".join(out)
+
+
+def format_kepler(e: KeplerEphemeris, version: int = 3) -> str:
+    """A GPS/Galileo/BeiDou/QZSS/NavIC record (RINEX 3.05 Tables A6, A8, A12, A14, A16).
+
+    Week fields: GPS/QZSS the full GPS week; Galileo the GAL week aligned with
+    GPS weeks (GST week + 1024); BeiDou the BDT week; NavIC the GPS week.
+    """
+    s = e.sat[0]
+    extra = e.extra if isinstance(e.extra, dict) else {}
+    tx_sow = float(extra.get("tx_sow", e.toe_sow))
+    if s == "E":
+        data_src = 258.0 if "FNAV" in e.source.upper() else 517.0
+        row5 = [e.idot_radps, data_src, float(e.week + 1024), 0.0]
+        row6 = [e.accuracy_m, float(e.health), e.tgd_s, e.tgd2_s]
+        row7 = [tx_sow, 0.0]
+    elif s == "C":
+        row5 = [e.idot_radps, 0.0, float(e.week), 0.0]
+        row6 = [e.accuracy_m, float(e.health), e.tgd_s, e.tgd2_s]
+        row7 = [tx_sow, float(e.iodc)]
+    elif s == "I":
+        row5 = [e.idot_radps, 0.0, float(e.toe.week), 0.0]
+        row6 = [e.accuracy_m, float(e.health), e.tgd_s, 0.0]
+        row7 = [tx_sow, 0.0]
+    else:
+        row5 = [e.idot_radps, float(extra.get("l2_codes", 1.0)), float(e.week), float(extra.get("l2p_flag", 0.0))]
+        row6 = [e.accuracy_m, float(e.health), e.tgd_s, float(e.iodc)]
+        row7 = [tx_sow, e.fit_interval_h]
+    rows = [[e.af0_s, e.af1_sps, e.af2_sps2],
+            [float(e.iode), e.crs_m, e.delta_n_radps, e.m0_rad],
+            [e.cuc_rad, e.e, e.cus_rad, e.sqrt_a],
+            [e.toe_sow, e.cic_rad, e.omega0_rad, e.cis_rad],
+            [e.i0_rad, e.crc_m, e.omega_rad, e.omega_dot_radps],
+            row5, row6, row7]
+    text = _nav_lines(f"{e.sat} {_sys_time(e):%Y %m %d %H %M %S}", rows, 4)
+    if version == 4:
+        src = e.source.upper()
+        kind = {"G": "LNAV", "J": "LNAV", "I": "LNAV", "E": "FNAV" if "FNAV" in src else "INAV",
+                "C": "D2" if src.endswith("D2") else "D1"}[s]
+        text = f"> EPH {e.sat} {kind}\n" + text
+    return text
+
+
+def format_glonass(e: GlonassEphemeris, version: int = 3) -> str:
+    """A GLONASS record (RINEX 3.05 Table A10; 4.00 Table A21 adds a fifth line)."""
+    utc = gps_to_utc(e.toe)
+    first = f"{e.sat} {utc:%Y %m %d %H %M %S}"
+    tk = e.extra.get("tk_s", 0.0) if isinstance(e.extra, dict) else 0.0
+    rows = [[-e.tau_n_s, e.gamma_n, float(tk)],
+            [e.pos_m[0] / 1e3, e.vel_mps[0] / 1e3, e.acc_mps2[0] / 1e3, float(e.health)],
+            [e.pos_m[1] / 1e3, e.vel_mps[1] / 1e3, e.acc_mps2[1] / 1e3, float(e.freq_channel)],
+            [e.pos_m[2] / 1e3, e.vel_mps[2] / 1e3, e.acc_mps2[2] / 1e3, float(e.age_days)]]
+    if version == 4:
+        rows.append([0.0, e.delta_tau_n_s if e.delta_tau_n_s == e.delta_tau_n_s else 0.0, 0.0, 0.0])
+        return f"> EPH {e.sat} FDMA\n" + _nav_lines(first, rows, 4)
+    return _nav_lines(first, rows, 4)
+
+
+def format_nav(ephemerides, version: int = 3, leap_s: int | None = None,
+               created_utc: _dt.datetime | None = None) -> str:
+    """A whole mixed navigation file: header + records sorted by system, satellite, time."""
+    def key(e):
+        return (SYSTEM_ORDER.find(e.sat[0]), e.sat, e.toe.seconds)
+
+    body = []
+    for e in sorted(ephemerides, key=key):
+        body.append(format_glonass(e, version) if isinstance(e, GlonassEphemeris) else format_kepler(e, version))
+    return format_nav_header(version, leap_s, created_utc) + "".join(body)
+
+
+# ---------------------------------------------------------------------- file names
+def long_name(station9: str, start: GPSTime, span_s: int, *, interval_s: float | None = None,
+              kind: str = "MO", source: str = "S", ext: str = "rnx") -> str:
+    """RINEX 3 long file name (RINEX 3.05 §4.1), e.g. ``HNOI00VNM_S_20241230000_01D_30S_MO.rnx``.
+
+    ``source`` is ``S`` (from a data stream) or ``R`` (from receiver data);
+    ``kind`` ``MO`` (mixed observations) or ``MN`` (mixed navigation; no interval).
+    """
+    d = start.to_datetime()
+    span = _SPAN_CODE.get(int(span_s), f"{int(span_s) // 60:02d}M")
+    parts = [station9.upper(), source, f"{d:%Y}{d.timetuple().tm_yday:03d}{d:%H%M}", span]
+    if interval_s is not None and kind != "MN":
+        parts.append(f"{int(interval_s):02d}S" if interval_s >= 1 else f"{int(round(1 / interval_s)):02d}Z")
+    parts.append(f"{kind}.{ext}")
+    return "_".join(parts)
