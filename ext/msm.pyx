@@ -55,6 +55,8 @@ cdef void _init_tables():
 
 
 _init_tables()
+LOCK_DF402_S = np.array([LOCK402[i] for i in range(16)])
+LOCK_DF407_S = np.array([LOCK407[i] for i in range(1024)])
 
 
 cdef inline uint64_t getu(const uint8_t* b, Py_ssize_t pos, int n) noexcept nogil:

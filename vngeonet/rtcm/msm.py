@@ -355,3 +355,265 @@ ENCODERS = {MSMMessage: encode_msm}
 
 __all__ = ["MSMMessage", "decode_msm", "encode_msm", "resolve_epoch", "SIGNAL_IDS", "DECODERS",
            "ENCODERS", "TABLES", "sat_name"]
+
+
+# --------------------------------------------------------------------------- encoding from observations
+
+MAX_CELLS = 64  # RTCM 10403.3 §3.5.16: nsat * nsig <= 64
+MAX_PAYLOAD_BYTES = 1023
+_FINE = {  # level -> (pr scale ms, pr bits, phase scale ms, phase bits)
+    4: (2.0**-24, 15, 2.0**-29, 22),
+    7: (2.0**-29, 20, 2.0**-31, 24),
+}
+
+
+def epoch_field(system: str, t: GPSTime) -> int:
+    """The 30-bit MSM epoch time field for GPS time ``t`` (inverse of :func:`resolve_epoch`).
+
+    GLONASS: DF416 day of week << 27 | DF034 ms of day, GLONASS time = UTC + 3 h.
+    BeiDou: TOW ms of BDT (GPST - 14 s).  Others: TOW ms on the GPS scale.
+    """
+    ms_week = 604800000
+    if system == "R":
+        ms = round((t.seconds - leap_seconds_gps(t) + 10800.0) * 1000.0) % ms_week
+        return ((ms // 86400000) << 27) | (ms % 86400000)
+    if system == "C":
+        return round((t.seconds - 14.0) * 1000.0) % ms_week
+    return round(t.seconds * 1000.0) % ms_week
+
+
+def _lock_indicator(lock_s: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Largest indicator whose minimum lock time does not exceed ``lock_s`` (NaN -> 0)."""
+    valid = np.isfinite(table)
+    t = table[valid]
+    idx = np.searchsorted(t, np.nan_to_num(lock_s, nan=0.0) + 1e-9, side="right") - 1
+    return np.clip(idx, 0, len(t) - 1)
+
+
+def _prn_of(system: str, sat: str) -> int:
+    n = int(sat[1:])
+    return n - 19 if system == "S" else n
+
+
+def _wavelengths(system: str, sig_ids: np.ndarray, prns: np.ndarray, glo: dict) -> np.ndarray:
+    tb = TABLES[system]
+    f0 = tb.f0_hz[sig_ids]
+    df = tb.df_hz[sig_ids]
+    k = np.array([glo.get(sat_name(system, int(p)), np.nan) for p in prns], dtype=float)
+    k = np.where(df != 0.0, k, 0.0)
+    return signals.C_MPS / (f0 + k * df)
+
+
+def encode_msm_obs(epoch: ObsEpoch, system: str, msm: int, station_id: int, *, iods: int = 0,
+                   clock_steering: int = 0, external_clock: int = 0, smoothing: int = 0,
+                   smoothing_interval: int = 0, glo_channels: dict | None = None,
+                   cp_offset_cyc: dict | None = None) -> list[bytes]:
+    """MSM4 or MSM7 payloads carrying one system's observations of an epoch.
+
+    Parameters
+    ----------
+    epoch : ObsEpoch
+        Observations (rows of other systems and of signals without an RTCM
+        signal id are ignored).
+    system : str
+        System letter to encode.
+    msm : {4, 7}
+        MSM level.
+    station_id : int
+        DF003.
+    iods, clock_steering, external_clock, smoothing, smoothing_interval : int
+        DF409, DF411, DF412, DF417, DF418.
+    glo_channels : dict, optional
+        GLONASS channel per satellite (needed for GLONASS phase and Doppler;
+        MSM7 also transmits it as DF419).
+    cp_offset_cyc : dict, optional
+        Per-stream state ``{(sat, sig): cycles}``: integer cycles added to the
+        carrier phase so that the phase-range stays within the fine-phase
+        field of the rough range.  Keep the same dict for successive epochs.
+
+    Returns
+    -------
+    list of bytes
+        Payloads; all but the last have the multiple-message bit set.  Empty
+        when the epoch has nothing for ``system``.
+
+    Notes
+    -----
+    Rough range (DF397 + DF398) is each satellite's median pseudorange
+    rounded to 1/1024 ms, so that the fine pseudoranges (±2^-10 ms) of all its
+    signals fit.  The carrier phase is sent relative to the same rough range.
+    The phase carries an arbitrary integer ambiguity, so its phase-range may
+    lie far from the pseudorange; it is then shifted by an integer number of
+    cycles to the pseudorange (RTCM 10403.3 DF401/DF406 note: the phase-range
+    is re-initialised by whole cycles) and that signal's lock-time indicator
+    is reset to 0 so that rovers see the discontinuity.  With
+    ``cp_offset_cyc`` the shift is remembered and reused while it still fits,
+    so continuous tracking stays continuous.  Satellites are split over
+    several messages (DF393 = 1 on all but the last) so that no message has
+    more than 64 cells or exceeds 1023 bytes.
+
+    Raises
+    ------
+    ValueError
+        ``msm`` not 4 or 7, or unknown system.
+    """
+    if msm not in (4, 7):
+        raise ValueError(f"encode_msm_obs supports MSM4 and MSM7, not MSM{msm}")
+    if system not in TABLES:
+        raise ValueError(f"unknown system {system!r}")
+    cells = _select_cells(epoch, system)
+    if not cells:
+        return []
+    glo = dict(glo_channels or {})
+    sats = sorted({c[0] for c in cells})
+    groups = _split_sats(sats, cells, msm)
+    head_common = (epoch_field(system, epoch.time), iods, 0, clock_steering, external_clock,
+                   smoothing, smoothing_interval)
+    out = []
+    for gi, group in enumerate(groups):
+        rows = [c for c in cells if c[0] in group]
+        multiple = 1 if gi < len(groups) - 1 else 0
+        out.append(_encode_group(epoch, system, msm, station_id, rows, multiple, head_common, glo,
+                                 cp_offset_cyc))
+    return out
+
+
+def _select_cells(epoch: ObsEpoch, system: str) -> list[tuple[int, int, int]]:
+    """(prn, sig id, row) of the system's encodable rows, sorted as MSM cells."""
+    ids = TABLES[system].sig_ids
+    cells = {}
+    for row, (sat, sig) in enumerate(zip(epoch.sat.tolist(), epoch.sig.tolist())):
+        if sat[:1] != system or sig not in ids:
+            continue
+        prn = _prn_of(system, sat)
+        if not 1 <= prn <= 64:
+            continue
+        if not (np.isfinite(epoch.pr_m[row]) or np.isfinite(epoch.cp_cyc[row])):
+            continue
+        cells.setdefault((prn, ids[sig]), row)
+    return sorted((p, s, r) for (p, s), r in cells.items())
+
+
+def _split_sats(sats: list[int], cells, msm: int) -> list[list[int]]:
+    """Greedy satellite groups with nsat*nsig <= 64 and payload <= 1023 bytes."""
+    sigs_of = {}
+    for p, s, _ in cells:
+        sigs_of.setdefault(p, set()).add(s)
+    sat_bits, cell_bits = (18, 48) if msm == 4 else (36, 80)
+    groups, cur, cur_sigs, ncell = [], [], set(), 0
+    for p in sats:
+        sigs = cur_sigs | sigs_of[p]
+        n = ncell + len(sigs_of[p])
+        x = (len(cur) + 1) * len(sigs)
+        nbits = 169 + x + (len(cur) + 1) * sat_bits + n * cell_bits
+        if cur and (x > MAX_CELLS or nbits > 8 * MAX_PAYLOAD_BYTES):
+            groups.append(cur)
+            cur, sigs, n = [], set(sigs_of[p]), len(sigs_of[p])
+        cur.append(p)
+        cur_sigs, ncell = sigs, n
+    groups.append(cur)
+    return groups
+
+
+def _encode_group(epoch, system, msm, station_id, rows, multiple, head_common, glo, offsets):
+    prn_list = sorted({p for p, _, _ in rows})
+    sig_list = sorted({s for _, s, _ in rows})
+    r = np.array([row for _, _, row in rows], dtype=np.intp)
+    cell_prn = np.array([p for p, _, _ in rows])
+    cell_sig = np.array([s for _, s, _ in rows])
+    sat_idx = np.searchsorted(prn_list, cell_prn)
+    wl = _wavelengths(system, cell_sig, cell_prn, glo)
+    pr_ms = epoch.pr_m[r] / RANGE_MS
+    cp_cyc = epoch.cp_cyc[r].astype(float).copy()
+    rough = _rough_ranges(len(prn_list), sat_idx, pr_ms, cp_cyc * wl / RANGE_MS)
+    sat_raw = np.zeros((len(prn_list), 4), dtype=np.int32)
+    ok = np.isfinite(rough)
+    rk = np.where(ok, np.round(np.nan_to_num(rough) * 1024.0), 0).astype(np.int64)
+    sat_raw[:, 0] = np.where(ok, rk // 1024, 255)
+    sat_raw[:, 2] = np.where(ok, rk % 1024, 0)
+    if system == "R" and msm == 7:
+        sat_raw[:, 1] = [glo.get(sat_name("R", p), 8) + 7 if sat_name("R", p) in glo else 15
+                         for p in prn_list]
+    rough_c = (rk / 1024.0)[sat_idx]
+    cell_raw = np.zeros((len(rows), 6), dtype=np.int32)
+    pr_sc, pr_bits, cp_sc, cp_bits = _FINE[msm]
+    cell_raw[:, 0] = _fine(pr_ms - rough_c, pr_sc, pr_bits)
+    sats = [sat_name(system, int(p)) for p in cell_prn]
+    sigs = [TABLES[system].sig_names[s] for s in cell_sig]
+    reset = _shift_phase(cp_cyc, wl, rough_c, cp_sc, cp_bits, sats, sigs, offsets)
+    cell_raw[:, 1] = _fine(cp_cyc * wl / RANGE_MS - rough_c, cp_sc, cp_bits)
+    table = _k.LOCK_DF407_S if msm == 7 else _k.LOCK_DF402_S
+    lock = _lock_indicator(epoch.lock_s[r], table)
+    cell_raw[:, 2] = np.where(reset, 0, lock)
+    cell_raw[:, 3] = (epoch.lli[r] & 2) != 0
+    cn0 = epoch.cn0_dbhz[r]
+    scale, top = (16.0, 1023) if msm == 7 else (1.0, 63)
+    cell_raw[:, 4] = np.where(np.isfinite(cn0), np.clip(np.round(np.nan_to_num(cn0) * scale), 1, top), 0)
+    if msm == 7:
+        _doppler_fields(sat_raw, cell_raw, sat_idx, -epoch.dop_hz[r] * wl)
+    sat_mask = sum(1 << (64 - p) for p in prn_list)
+    sig_mask = sum(1 << (32 - s) for s in sig_list)
+    cell_mask = 0
+    present = {(p, s) for p, s, _ in rows}
+    for p in prn_list:
+        for s in sig_list:
+            cell_mask = (cell_mask << 1) | ((p, s) in present)
+    head = (BASE_OF_SYSTEM[system] + msm, station_id, head_common[0], multiple, *head_common[1:],
+            sat_mask, sig_mask, cell_mask)
+    return _k.pack_msm(msm, head, sat_raw, cell_raw, 0, -1)
+
+
+RANGE_MS = signals.C_MPS * 1e-3
+
+
+def _rough_ranges(nsat, sat_idx, pr_ms, ph_ms):
+    """Per-satellite reference range (ms): median pseudorange, else median phase-range."""
+    out = np.full(nsat, np.nan)
+    for i in range(nsat):
+        for cand in (pr_ms[sat_idx == i], ph_ms[sat_idx == i]):
+            cand = cand[np.isfinite(cand)]
+            if len(cand):
+                out[i] = np.median(cand)
+                break
+    out[(out < 0) | (out >= 255)] = np.nan
+    return out
+
+
+def _fine(delta_ms: np.ndarray, scale: float, bits: int) -> np.ndarray:
+    """Fine field value, or the invalid marker -2^(bits-1) when NaN or out of range."""
+    lim = (1 << (bits - 1)) - 1
+    v = np.round(np.nan_to_num(delta_ms, nan=np.inf) / scale)
+    bad = ~np.isfinite(v) | (np.abs(v) > lim)
+    return np.where(bad, -(lim + 1), np.where(bad, 0, v)).astype(np.int64)
+
+
+def _shift_phase(cp_cyc, wl, rough_ms, cp_sc, cp_bits, sats, sigs, offsets):
+    """Apply integer-cycle shifts keeping the phase-range in the fine-phase field; True where reset."""
+    lim_ms = ((1 << (cp_bits - 1)) - 2) * cp_sc
+    reset = np.zeros(len(cp_cyc), dtype=bool)
+    for i in range(len(cp_cyc)):
+        if not (np.isfinite(cp_cyc[i]) and np.isfinite(wl[i])):
+            continue
+        key = (sats[i], sigs[i])
+        off = offsets.get(key, 0) if offsets is not None else 0
+        if abs((cp_cyc[i] + off) * wl[i] / RANGE_MS - rough_ms[i]) > lim_ms:
+            new = int(round(rough_ms[i] * RANGE_MS / wl[i] - cp_cyc[i]))
+            reset[i] = offsets is None or new != off
+            off = new
+        if offsets is not None:
+            offsets[key] = off
+        cp_cyc[i] += off
+    return reset
+
+
+def _doppler_fields(sat_raw, cell_raw, sat_idx, rate_mps):
+    """DF399 rough rate (median per satellite, m/s) and DF404 fine rates (0.0001 m/s)."""
+    for i in range(sat_raw.shape[0]):
+        r = rate_mps[sat_idx == i]
+        r = r[np.isfinite(r)]
+        rough = int(np.round(np.median(r))) if len(r) else -8192
+        sat_raw[i, 3] = rough if -8191 <= rough <= 8191 else -8192
+    rough_c = sat_raw[sat_idx, 3].astype(float)
+    fine = np.round((rate_mps - rough_c) / 1e-4)
+    bad = ~np.isfinite(fine) | (np.abs(fine) > 16383) | (sat_raw[sat_idx, 3] == -8192)
+    cell_raw[:, 5] = np.where(bad, -16384, np.nan_to_num(fine)).astype(np.int64)

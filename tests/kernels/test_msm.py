@@ -1,0 +1,227 @@
+"""msm kernel: compiled and numpy twin give identical results (integer and float arrays exactly)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import DATA, impl_param
+from vngeonet import kernels
+from vngeonet.rtcm.msm import SYSTEM_BASE, TABLES
+
+REF = kernels.python("msm")
+MSM_TYPES = {b + lv for b in SYSTEM_BASE for lv in range(1, 8)}
+
+
+def scan_frames(data: bytes):
+    """(msg_type, payload, raw) of every CRC-valid RTCM 3 frame: an independent test-side scanner.
+
+    Kept separate from vngeonet.rtcm.framer so that these tests check the
+    MSM code alone; CRC-24Q comes from the oracle package (pyrtcm).
+    """
+    from pyrtcm.rtcmhelpers import calc_crc24q
+
+    i, n = 0, len(data)
+    while i + 6 <= n:
+        if data[i] != 0xD3 or data[i + 1] & 0xFC:
+            i += 1
+            continue
+        length = ((data[i + 1] & 3) << 8) | data[i + 2]
+        raw = data[i:i + 6 + length]
+        if len(raw) == 6 + length and length >= 2 and calc_crc24q(raw) == 0:
+            payload = raw[3:-3]
+            yield (payload[0] << 4) | (payload[1] >> 4), payload, raw
+            i += 6 + length
+        else:
+            i += 1
+
+
+def real_files() -> list[str]:
+    """Catalogued RTCM 3 captures (relative paths); skips when the data is absent."""
+    cat = DATA / "catalog.jsonl"
+    if not cat.exists():
+        pytest.skip(f"real data catalog not found under VNGEONET_DATA={DATA}")
+    recs = [json.loads(line) for line in cat.read_text().splitlines()]
+    return [r["file"] for r in recs if "rtcm3" in r and "RTCM3" in r.get("format", "")]
+
+
+def real_frames(types) -> list[tuple[str, int, bytes, bytes]]:
+    """(file, msg_type, payload, raw) of every frame of the given types in every real capture."""
+    out = []
+    for rel in real_files():
+        for t, payload, raw in scan_frames((DATA / rel).read_bytes()):
+            if t in types:
+                out.append((rel, t, payload, raw))
+    return out
+
+
+def _corpus() -> list[bytes]:
+    return [f[2] for f in real_frames(MSM_TYPES)]
+
+
+def _args(payload: bytes, chan=None):
+    t = (payload[0] << 4) | (payload[1] >> 4)
+    tb = TABLES[SYSTEM_BASE[t - t % 10]]
+    glo = np.full(65, -128, np.int8) if chan is None else chan
+    return (payload, t % 10, tb.f0_hz, tb.df_hz, glo, tb.sat_names, tb.sig_names)
+
+
+def _same(a, b):
+    assert len(a) == len(b)
+    assert a[0] == b[0]
+    for x, y in zip(a[1:], b[1:]):
+        if isinstance(x, np.ndarray):
+            assert x.dtype == y.dtype and x.shape == y.shape
+            if x.dtype.kind == "f":
+                np.testing.assert_array_equal(x, y)  # NaN-aware, exact
+            else:
+                assert np.array_equal(x, y)
+        else:
+            assert x == y
+
+
+@pytest.mark.parametrize("impl", impl_param("msm"))
+def test_real_corpus_identical_and_roundtrip(impl):
+    k = kernels.get("msm", impl)
+    payloads = _corpus()
+    assert len(payloads) > 1000
+    for p in payloads:
+        chan_a, chan_b = np.full(65, -128, np.int8), np.full(65, -128, np.int8)
+        a = REF.unpack_msm(*_args(p, chan_a))
+        b = k.unpack_msm(*_args(p, chan_b))
+        _same(a, b)
+        assert np.array_equal(chan_a, chan_b)
+        end = a[-1]
+        tail_n = len(p) * 8 - end
+        tail = int.from_bytes(p, "big") & ((1 << tail_n) - 1)
+        assert k.pack_msm(p[0] and a[0][0] % 10, a[0], a[2], a[5], tail, tail_n) == p
+
+
+def _random_msm(rng, level: int, nsat: int, nsig: int, fill: float) -> bytes:
+    """A syntactically valid MSM payload with random field contents."""
+    sat_mask = 0
+    for i in rng.choice(64, nsat, replace=False):
+        sat_mask |= 1 << int(i)
+    sig_mask = 0
+    for i in rng.choice(32, nsig, replace=False):
+        sig_mask |= 1 << int(i)
+    x = nsat * nsig
+    cells = [int(v) for v in (rng.random(x) < fill)]
+    ncell = sum(cells)
+    msg_type = 1070 + level
+    bits = f"{msg_type:012b}" + "".join(str(int(v)) for v in rng.integers(0, 2, 12 + 30 + 19))
+    bits += f"{sat_mask:064b}{sig_mask:032b}" + "".join(map(str, cells))
+    from vngeonet.kernels.msm import CELL_BITS, SAT_BITS
+
+    bits += "".join(str(int(v)) for v in rng.integers(0, 2, nsat * SAT_BITS[level] + ncell * CELL_BITS[level]))
+    bits += "0" * ((-len(bits)) % 8)
+    return int(bits, 2).to_bytes(len(bits) // 8, "big")
+
+
+@pytest.mark.parametrize("impl", impl_param("msm"))
+def test_random_payloads(impl):
+    k = kernels.get("msm", impl)
+    rng = np.random.default_rng(20240503)
+    for _ in range(300):
+        level = int(rng.integers(1, 8))
+        nsat, nsig = int(rng.integers(0, 20)), int(rng.integers(0, 9))
+        p = _random_msm(rng, level, nsat, nsig, float(rng.random()))
+        a, b = REF.unpack_msm(*_args(p)), k.unpack_msm(*_args(p))
+        _same(a, b)
+        n = len(p) * 8 - a[-1]
+        assert k.pack_msm(level, a[0], a[2], a[5], 0, n) == p
+
+
+@pytest.mark.parametrize("impl", impl_param("msm"))
+def test_big_cell_mask(impl):
+    """nsat*nsig > 64 (beyond the standard's limit) still unpacks identically."""
+    k = kernels.get("msm", impl)
+    rng = np.random.default_rng(7)
+    p = _random_msm(rng, 7, 12, 8, 0.5)
+    a, b = REF.unpack_msm(*_args(p)), k.unpack_msm(*_args(p))
+    _same(a, b)
+    assert a[0][12].bit_length() <= 96
+
+
+@pytest.mark.parametrize("impl", impl_param("msm"))
+def test_empty_masks(impl):
+    k = kernels.get("msm", impl)
+    p = _random_msm(np.random.default_rng(1), 4, 0, 0, 0.0)
+    out = k.unpack_msm(*_args(p))
+    assert out[1].shape == (0,) and out[5].shape == (0, 6) and out[6].shape == (5, 0)
+    assert out[-1] == 169
+
+
+@pytest.mark.parametrize("impl", impl_param("msm"))
+def test_truncated_raises_value_error(impl):
+    k = kernels.get("msm", impl)
+    p = _random_msm(np.random.default_rng(2), 7, 10, 4, 1.0)
+    for n in (0, 5, 21, 25, len(p) - 1):
+        with pytest.raises(ValueError):
+            k.unpack_msm(*_args(p[:n] if n >= 2 else p[:2] + b"", None))
+
+
+@pytest.mark.parametrize("impl", impl_param("msm"))
+def test_bad_arguments(impl):
+    k = kernels.get("msm", impl)
+    p = _random_msm(np.random.default_rng(3), 7, 2, 2, 1.0)
+    args = list(_args(p))
+    args[1] = 8
+    with pytest.raises(ValueError):
+        k.unpack_msm(*args)
+    a = REF.unpack_msm(*_args(p))
+    with pytest.raises(ValueError):
+        k.pack_msm(0, a[0], a[2], a[5], 0, -1)
+    with pytest.raises(ValueError):
+        k.pack_msm(7, a[0], a[2][:1], a[5], 0, -1)
+    bad = a[5].copy()
+    bad[0, 0] = 1 << 20  # DF405 is 20 bits signed
+    with pytest.raises(OverflowError):
+        k.pack_msm(7, a[0], a[2], bad, 0, -1)
+    bad = a[2].copy()
+    bad[0, 0] = 256  # DF397 is 8 bits
+    with pytest.raises(OverflowError):
+        k.pack_msm(7, a[0], bad, a[5], 0, -1)
+
+
+@pytest.mark.parametrize("impl", impl_param("msm"))
+def test_lock_tables_identical(impl):
+    k = kernels.get("msm", impl)
+    np.testing.assert_array_equal(k.LOCK_DF402_S, REF.LOCK_DF402_S)
+    np.testing.assert_array_equal(k.LOCK_DF407_S, REF.LOCK_DF407_S)
+
+
+def build(fields) -> bytes:
+    """Bytes from (value, width) pairs, MSB first, two's complement for negatives, zero-padded."""
+    acc, n = 0, 0
+    for v, w in fields:
+        assert -(1 << w) < v < (1 << w), (v, w)
+        acc = (acc << w) | (v & ((1 << w) - 1))
+        n += w
+    pad = (-n) % 8
+    return (acc << pad).to_bytes((n + pad) // 8, "big")
+
+
+def msm_header(msg_type, sats, sigs, cell_mask_bits, epoch=0, station=1, multiple=0, iods=0):
+    """MSM header fields (RTCM 10403.3 Table 3.5-78) for satellite ids and signal ids."""
+    sat_mask = sum(1 << (64 - s) for s in sats)
+    sig_mask = sum(1 << (32 - s) for s in sigs)
+    return [(msg_type, 12), (station, 12), (epoch, 30), (multiple, 1), (iods, 3), (0, 7), (0, 2),
+            (0, 2), (0, 1), (0, 3), (sat_mask, 64), (sig_mask, 32)] + [(b, 1) for b in cell_mask_bits]
+
+
+@pytest.mark.parametrize("impl", impl_param("msm"))
+def test_glonass_channels_learnt(impl):
+    """MSM7 GLONASS: DF419 0..13 sets the channel table entry (k = DF419 - 7); 14/15 leave it."""
+    k = kernels.get("msm", impl)
+    fields = msm_header(1087, [1, 2], [2], [1, 1])
+    fields += [(70, 8), (71, 8), (9, 4), (15, 4), (100, 10), (200, 10), (-5, 14), (5, 14)]
+    fields += [(1000, 20), (-1000, 20), (2000, 24), (-2000, 24), (500, 10), (500, 10), (0, 1), (1, 1),
+               (640, 10), (650, 10), (10, 15), (-10, 15)]
+    chan = np.full(65, -128, np.int8)
+    out = k.unpack_msm(*_args(build(fields), chan))
+    assert chan[1] == 2 and chan[2] == -128
+    assert np.isfinite(out[6][1, 0]) and np.isnan(out[6][1, 1])  # phase needs the channel
+    assert list(out[8]) == ["R01", "R02"] and list(out[9]) == ["1C", "1C"]
