@@ -118,6 +118,17 @@ class SPPOptions:
         Epochs with a larger GDOP are rejected.
     velocity : bool
         Estimate velocity and clock drift from Doppler.
+    smooth : bool
+        Carrier-smoothed code: the code actually used (single-frequency or
+        ionosphere-free) is replaced by a carrier combination that follows it
+        without ionospheric divergence plus the running mean of code minus
+        carrier over the continuous arc (a divergence-free Hatch filter;
+        Hatch 1982, McGraw et al. ION NTM 2000).  Arcs restart on loss of
+        lock, gaps, geometry-free phase jumps and code/carrier disagreement.
+        Needs dual-frequency phase; other rows stay raw.
+    smooth_window : int
+        Maximum averaging length in epochs (older code/carrier differences
+        are dropped), so that code bias changes do not persist.
     """
 
     systems: str = "GREJC"
@@ -131,6 +142,8 @@ class SPPOptions:
     velocity: bool = True
     max_iter: int = 10
     tol_m: float = 1e-4
+    smooth: bool = True
+    smooth_window: int = 120
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -214,9 +227,11 @@ class _Sel:
     sig: np.ndarray  # (m, 3) '<U2'
     cn0_dbhz: np.ndarray  # slot 0
     dop_hz: np.ndarray  # slot 0
+    cp_cyc: np.ndarray = None  # (m, 3) carrier phase of the selected signals (NaN absent)
+    lli: np.ndarray = None  # (m, 3) uint8 loss-of-lock indicators
 
 
-def select_signals(ep, sat, sig, pr_m, cn0_dbhz, dop_hz, systems: str) -> _Sel:
+def select_signals(ep, sat, sig, pr_m, cn0_dbhz, dop_hz, systems: str, cp_cyc=None, lli=None) -> _Sel:
     """Pick, per (epoch, satellite), the best code in each slot of ``SIGNAL_PRIORITY``.
 
     Rows must be sorted by epoch then satellite (the ``ObsData`` order).
@@ -249,17 +264,24 @@ def select_signals(ep, sat, sig, pr_m, cn0_dbhz, dop_hz, systems: str) -> _Sel:
             pick[g[free], s] = rows[free]
     src = keep
     pr = np.full((m, 3), np.nan)
+    cp = np.full((m, 3), np.nan)
+    ll = np.zeros((m, 3), np.uint8)
     sg = np.full((m, 3), "", dtype="<U2")
     for s in range(3):
         have = pick[:, s] >= 0
-        pr[have, s] = pr_m[src[pick[have, s]]]
-        sg[have, s] = sig[src[pick[have, s]]]
+        rows = src[pick[have, s]]
+        pr[have, s] = pr_m[rows]
+        sg[have, s] = sig[rows]
+        if cp_cyc is not None:
+            cp[have, s] = cp_cyc[rows]
+        if lli is not None:
+            ll[have, s] = lli[rows]
     p0 = np.where(pick[:, 0] >= 0, src[np.maximum(pick[:, 0], 0)], -1)
     cn0 = np.where(p0 >= 0, np.asarray(cn0_dbhz)[p0], np.nan)
     dop = np.where(p0 >= 0, np.asarray(dop_hz)[p0], np.nan)
     sats = np.asarray(sat)[src[first]]
     return _Sel(ep=ep[first], sat=sats, sys=sats.astype("<U1"), pr_m=pr, sig=sg,
-                cn0_dbhz=cn0, dop_hz=dop)
+                cn0_dbhz=cn0, dop_hz=dop, cp_cyc=cp, lli=ll)
 
 
 # ---------------------------------------------------------------------------
@@ -362,7 +384,7 @@ def solve_spp(obs, store, iono: dict | None = None, options: SPPOptions | None =
         parts.append(solve_rows(
             t_ep[a:b], ep_all[rows] - a, obs.sat[rows], obs.sig[rows], obs.pr_m[rows],
             obs.cn0_dbhz[rows], obs.dop_hz[rows], store, iono or {}, opt, glo, approx,
-            bad_epochs=~good_ep[a:b]))
+            bad_epochs=~good_ep[a:b], cp_cyc=obs.cp_cyc[rows], lli=obs.lli[rows]))
         if progress is not None:
             progress(b, n_ep)
     return parts[0] if len(parts) == 1 else _concat(parts)
@@ -385,19 +407,22 @@ def solve_epoch(epoch, store, iono: dict | None = None, options: SPPOptions | No
     res = solve_rows(
         np.array([epoch.time.seconds]), np.zeros(n, np.int64), epoch.sat, epoch.sig, epoch.pr_m,
         epoch.cn0_dbhz, epoch.dop_hz, store, iono or {}, opt, glo_channels or {}, x0_ecef_m,
-        bad_epochs=np.array([epoch.flag > 1]),
+        bad_epochs=np.array([epoch.flag > 1]), cp_cyc=epoch.cp_cyc, lli=epoch.lli,
     )
     return res.solution(0)
 
 
 def solve_rows(t_ep, ep, sat, sig, pr_m, cn0_dbhz, dop_hz, store, iono, opt, glo, approx,
-               bad_epochs=None) -> SPPResult:
+               bad_epochs=None, cp_cyc=None, lli=None) -> SPPResult:
     """Batch SPP on flat rows (see :func:`solve_spp`); ``t_ep`` (n_ep,) GPS seconds."""
     n_ep = len(t_ep)
-    sel = select_signals(ep, sat, sig, pr_m, cn0_dbhz, dop_hz, opt.systems)
+    sel = select_signals(ep, sat, sig, pr_m, cn0_dbhz, dop_hz, opt.systems,
+                         cp_cyc if opt.smooth else None, lli if opt.smooth else None)
     geo = _sat_geometry(sel, t_ep, store, glo)
     has_model = models.has_klobuchar(iono)
     obsm = _corrected_codes(sel, geo, opt, has_model)
+    if opt.smooth:
+        _smooth(sel, obsm, np.asarray(t_ep, np.float64), opt.smooth_window)
     ep_start = np.searchsorted(sel.ep, np.arange(n_ep + 1)).astype(np.int64)
     sys_idx = _sys_index(sel.sys)
     lsq = kernels.get("lsq")
@@ -501,8 +526,54 @@ def _corrected_codes(sel: _Sel, geo: dict, opt: SPPOptions, has_model: bool) -> 
     use_if = have_if
     y1 = np.where(use_if, pif, pc[:, 0])
     ok = geo["ok"] & (use_if | single) & np.isfinite(y1)
-    return {"y1": np.where(ok, y1, 0.0), "if": use_if, "ok": ok, "f0": f[:, 0],
-            "ifac": np.where(use_if, (g * g + 1.0) / (g - 1.0) ** 2, 1.0)}
+    return {"y1": np.where(ok, y1, 0.0), "if": use_if, "ok": ok, "f0": f[:, 0], "f2": f2,
+            "ifac": np.where(use_if, (g * g + 1.0) / (g - 1.0) ** 2, 1.0), "g": g,
+            "p2": np.where(np.isfinite(pc[:, 1]), sel.pr_m[:, 1], sel.pr_m[:, 2]),
+            "slot2": np.where(np.isfinite(pc[:, 1]), 1, 2), "smoothed": np.zeros(m, bool)}
+
+
+def _smooth(sel: _Sel, obsm: dict, t_ep: np.ndarray, window: int, gap_s: float = 120.0) -> None:
+    """Divergence-free carrier smoothing of ``obsm["y1"]`` in place (see ``SPPOptions.smooth``)."""
+    m = len(sel.ep)
+    if m == 0 or sel.cp_cyc is None:
+        return
+    rows = np.arange(m)
+    lam1 = C_MPS / obsm["f0"]
+    lam2 = C_MPS / obsm["f2"]
+    s2 = obsm["slot2"]
+    l1 = sel.cp_cyc[:, 0] * lam1
+    l2 = sel.cp_cyc[rows, s2] * lam2
+    g = obsm["g"]
+    lli = (sel.lli[:, 0] | sel.lli[rows, s2]) & 1
+    # carrier combination following the code in use: IF phase, or L1 + 2 (L1 - L2)/(g - 1)
+    phi = np.where(obsm["if"], (g * l1 - l2) / (g - 1.0), l1 + 2.0 * (l1 - l2) / (g - 1.0))
+    p_raw = np.where(obsm["if"], (g * sel.pr_m[:, 0] - obsm["p2"]) / (g - 1.0), sel.pr_m[:, 0])
+    d = p_raw - phi
+    ok = obsm["ok"] & np.isfinite(d)
+    if not ok.any():
+        return
+    idx = np.flatnonzero(ok)
+    sc = _char_codes(sel.sat[idx], 3).astype(np.int64)
+    satnum = sc[:, 0] * 1000 + sc[:, 1] * 10 + sc[:, 2]
+    order = idx[np.lexsort((sel.ep[idx], satnum))]
+    sat_o = sel.sat[order]
+    t_o = t_ep[sel.ep[order]]
+    gf = (l1 - l2)[order]
+    d_o = d[order]
+    brk = np.ones(len(order), bool)
+    brk[1:] = (sat_o[1:] != sat_o[:-1]) | (np.diff(t_o) > gap_s) | (np.abs(np.diff(gf)) > 0.15) \
+        | (np.abs(np.diff(d_o)) > 10.0)
+    brk |= lli[order] > 0
+    arc = np.cumsum(brk) - 1
+    first = np.flatnonzero(brk)[arc]  # first row of each row's arc
+    # running mean over the arc (at most `window` rows), summed relative to the
+    # arc's first value to keep the cumulative sums small
+    cs = np.concatenate([[0.0], np.cumsum(d_o - d_o[first])])
+    k = np.arange(len(order))
+    lo = np.maximum(first, k - max(window, 1) + 1)
+    mean = (cs[k + 1] - cs[lo]) / (k - lo + 1) + d_o[first]
+    obsm["y1"][order] = obsm["y1"][order] - d_o + mean
+    obsm["smoothed"][order] = True
 
 
 def _az_el_rows(rx_ep, ep, sv_pos):
