@@ -8,6 +8,7 @@
     udp://host:port                      (bind and receive datagrams)
     ntrip://user:pass@host:port/MOUNT?v=2&gga=21.03,105.85,20&gga_interval=10
     file://path?speed=1&loop=1           (relative: file://data/x.rtcm; absolute: file:///data/x.rtcm)
+    sim://ID?speed=1&start=2026-01-01T00:00:00   (simulated station; see vngeonet/streams/sim.py)
 
 A bare path (no ``scheme://``) means ``file://``.  User names and passwords
 may be percent-encoded.  :meth:`StreamURI.redacted` gives the text for logs.
@@ -20,7 +21,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from vngeonet.errors import ConfigError
 
-SCHEMES = ("serial", "tcp", "tcpserver", "udp", "ntrip", "file")
+SCHEMES = ("serial", "tcp", "tcpserver", "udp", "ntrip", "file", "sim")
 _TRUE = {"1", "true", "yes", "on", "y"}
 _FALSE = {"0", "false", "no", "off", "n", ""}
 
@@ -78,7 +79,7 @@ class StreamURI:
             cred = f"{self.user}:***@" if self.password else f"{self.user}@"
         q = "&".join(f"{k}={v}" for k, v in self.params.items())
         q = f"?{q}" if q else ""
-        if self.scheme in ("serial", "file"):
+        if self.scheme in ("serial", "file", "sim"):
             return f"{self.scheme}://{self.path}{q}"
         tail = f"/{self.path}" if self.path else ""
         return f"{self.scheme}://{cred}{self.host}:{self.port}{tail}{q}"
@@ -100,7 +101,7 @@ def parse_uri(text: str) -> StreamURI:
         raise ConfigError(f"unknown stream scheme {scheme!r} in {text!r}; use one of {', '.join(SCHEMES)}",
                           key="uri")
     params = dict(parse_qsl(parts.query, keep_blank_values=True))
-    if scheme in ("serial", "file"):
+    if scheme in ("serial", "file", "sim"):
         path = unquote(parts.netloc + parts.path)
         if not path:
             raise ConfigError(f"stream URI {text!r} has no path", key="uri")
@@ -142,6 +143,8 @@ def open_source(uri: str | StreamURI, **kw):
 
         return FileSource(u.path, speed=u.param("speed", 0.0, float), loop=u.param("loop", False, bool),
                           name=name, **kw)
+    if u.scheme == "sim":
+        return _open_sim(u, name, **kw)
     if u.scheme == "tcp":
         from vngeonet.streams.tcp import TCPClientSource
 
@@ -168,6 +171,19 @@ def open_source(uri: str | StreamURI, **kw):
                              version=u.param("v", 2, int), gga=u.param("gga"),
                              gga_interval_s=u.param("gga_interval", 10.0, float),
                              read_timeout_s=u.param("timeout", None, float), name=name, **kw)
+
+
+def _open_sim(u: StreamURI, name: str, *, pos_ecef_m=None, rtcm_id: int = 0, **_kw):
+    """``sim://ID``: needs the station's true position (``pos_ecef_m``, from its station file)."""
+    from vngeonet.streams.sim import SimSource, network_for, parse_start
+
+    sid = u.path.strip("/").upper()
+    if pos_ecef_m is None:
+        raise ConfigError(f"sim://{sid} needs the station position (position.ecef_m)", key="stream.uri")
+    net = network_for(parse_start(u.param("start")), u.param("speed", 1.0, float),
+                      u.param("interval", 1.0, float), u.param("seed", 20261123, int),
+                      u.param("systems", "GEC"))
+    return SimSource(sid, pos_ecef_m, u.param("id", rtcm_id, int), net, name=name)
 
 
 def open_sink(uri: str | StreamURI, **kw):
