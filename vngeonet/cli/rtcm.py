@@ -228,7 +228,15 @@ def scan_bytes(data: bytes, name: str, date=None, progress: bool = False) -> dic
 
 
 class ScanSummary:
-    """Accumulates what ``rtcm scan`` reports from decoded messages."""
+    """Accumulates what ``rtcm scan`` reports from decoded messages.
+
+    Kept cheap per message (it runs once per message of possibly large
+    files): message classes are classified once, and the satellites/signals
+    of an observation message are only unpacked when its set is new.
+    """
+
+    _OBS, _INFO, _OTHER = 0, 1, 2
+    _INFO_KEYS = ("antenna", "antenna_serial", "receiver", "firmware", "receiver_serial")
 
     def __init__(self):
         self.stations: dict[int, dict] = defaultdict(dict)
@@ -236,41 +244,63 @@ class ScanSummary:
         self.sats: dict[str, set] = defaultdict(set)
         self.first: dict[int, float] = {}
         self.last: dict[int, float] = {}
-        self.epochs: Counter = Counter()
         self.tow_only: Counter = Counter()
+        self._kinds: dict[type, int] = {}
+        self._seen_cells: set = set()
+        self._seen_station_types: set = set()
+
+    def _classify(self, msg) -> int:
+        if hasattr(msg, "sig") and hasattr(msg, "sat") and hasattr(msg, "system"):
+            return self._OBS
+        if hasattr(msg, "arp_ecef_m") or any(hasattr(msg, k) for k in self._INFO_KEYS):
+            return self._INFO
+        return self._OTHER
 
     def add(self, msg) -> None:
         """Take what matters from one decoded message."""
-        t = msg.msg_type
-        if hasattr(msg, "sig") and hasattr(msg, "system"):
-            self._add_obs(t, msg)
+        cls = type(msg)
+        kind = self._kinds.get(cls)
+        if kind is None:
+            kind = self._kinds[cls] = self._classify(msg)
+        if kind == self._OBS:
+            self._add_obs(msg.msg_type, msg)
+        elif kind == self._INFO:
+            self._add_info(msg)
         sid = getattr(msg, "station_id", None)
-        if sid is None:
-            return
-        st = self.stations[sid]
+        if sid is not None and (sid, msg.msg_type) not in self._seen_station_types:
+            self._seen_station_types.add((sid, msg.msg_type))
+            self.stations[sid].setdefault("types", set()).add(msg.msg_type)
+
+    def _add_info(self, msg) -> None:
+        st = self.stations[msg.station_id]
         arp = getattr(msg, "arp_ecef_m", None)
         if arp is not None:
             st["arp_ecef_m"] = [float(v) for v in arp]
             h = getattr(msg, "antenna_height_m", None)
             if h is not None:
                 st["antenna_height_m"] = float(h)
-        for key in ("antenna", "antenna_serial", "receiver", "firmware", "receiver_serial"):
+        for key in self._INFO_KEYS:
             val = getattr(msg, key, None)
             if val:
                 st[key] = str(val).strip()
-        st.setdefault("types", set()).add(t)
 
     def _add_obs(self, t: int, msg) -> None:
-        self.signals[msg.system].update(msg.sig.tolist())
-        self.sats[msg.system].update(msg.sat.tolist())
-        tm = getattr(msg, "time", None)
+        key = (msg.system, msg.sat.tobytes(), msg.sig.tobytes())
+        if key not in self._seen_cells:
+            self._seen_cells.add(key)
+            self.signals[msg.system].update(msg.sig.tolist())
+            self.sats[msg.system].update(msg.sat.tolist())
+        tm = msg.time
         if tm is None:
             self.tow_only[t] += 1
             return
         s = tm.seconds
-        if t not in self.first or s < self.first[t]:
+        first = self.first.get(t)
+        if first is None:
+            self.first[t] = self.last[t] = s
+        elif s < first:
             self.first[t] = s
-        if t not in self.last or s > self.last[t]:
+        elif s > self.last[t]:
             self.last[t] = s
 
     def report(self, stats) -> dict:
