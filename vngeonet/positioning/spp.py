@@ -431,8 +431,8 @@ def solve_rows(t_ep, ep, sat, sig, pr_m, cn0_dbhz, dop_hz, store, iono, opt, glo
     thr = chi2_thresholds()
     # pass 1: geometry only, to place the receiver for the models
     x1, st1, _, _, _ = lsq.solve_epochs(geo["pos"], obsm["y1"], np.ones(len(sel.ep)), sys_idx,
-                                        ep_start, x0, len(SYSTEMS), usable.astype(np.uint8), thr,
-                                        opt.max_iter, 1e-2, 0)
+                                        ep_start, x0, len(SYSTEMS), usable.astype(np.uint8),
+                                        np.full(2, np.inf), opt.max_iter, 1e-2, 0)
     rx_ep = _fill_positions(x1[:, :3], st1, x0)
     el, az, e_enu, lat, lon, h = _az_el_rows(rx_ep, sel.ep, geo["pos"])
     y, var = _final_obs(sel, geo, obsm, el, az, lat, lon, h, t_ep, iono, opt)
@@ -577,7 +577,15 @@ def _smooth(sel: _Sel, obsm: dict, t_ep: np.ndarray, window: int, gap_s: float =
 
 
 def _az_el_rows(rx_ep, ep, sv_pos):
-    """Elevation, azimuth, ENU unit vectors and receiver geodetic coordinates per row."""
+    """Elevation, azimuth, ENU unit vectors and receiver geodetic coordinates per row.
+
+    Epochs without a position (zeros) give NaN geometry, which later masks their rows.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _az_el_rows_impl(rx_ep, ep, sv_pos)
+
+
+def _az_el_rows_impl(rx_ep, ep, sv_pos):
     llh = coords.ecef_to_llh(rx_ep) if len(rx_ep) else np.zeros((0, 3))
     rot = coords.enu_rotation(llh[:, 0], llh[:, 1]) if len(rx_ep) else np.zeros((0, 3, 3))
     d = sv_pos - rx_ep[ep]
@@ -630,8 +638,7 @@ def _assemble(t_ep, sel, geo, x, st, used, use, cov, ep_start, opt, bad_epochs) 
     rx_ep = np.where(np.isfinite(pos), pos, 0.0)
     el, az, enu, *_ = _az_el_rows(rx_ep, sel.ep, geo["pos"])
     dop = models.dops(enu, ep_start, used)
-    nsat = np.add.reduceat(used.astype(np.int64), ep_start[:-1]) if len(used) else np.zeros(n_ep, int)
-    nsat = np.where(np.diff(ep_start) > 0, nsat, 0)
+    nsat = _segment_sum(used.astype(np.float64), ep_start).astype(np.int64)
     status = np.where(st == 0, int(FixQuality.SPP), int(FixQuality.NONE)).astype(np.int8)
     reason = np.array([_REASONS.get(int(s), "") for s in st], dtype=object)
     bad_dop = (status == FixQuality.SPP) & ~(dop[:, 0] <= opt.max_gdop)
@@ -649,13 +656,13 @@ def _assemble(t_ep, sel, geo, x, st, used, use, cov, ep_start, opt, bad_epochs) 
     cov[none] = np.nan
     clk = {s: np.where(none, np.nan, x[:, 3 + i]) for i, s in enumerate(SYSTEMS)
            if np.isfinite(x[~none, 3 + i]).any()}
-    n_excl = np.add.reduceat((use & ~used).astype(np.int64), ep_start[:-1]) if len(used) else np.zeros(n_ep, int)
+    n_excl = _segment_sum((use & ~used).astype(np.float64), ep_start).astype(np.int64)
     vel, drift = (_velocity(sel, geo, pos, used, ep_start) if opt.velocity
                   else (np.full((n_ep, 3), np.nan), np.full(n_ep, np.nan)))
     return SPPResult(time_gps_s=np.asarray(t_ep, np.float64), status=status, pos_ecef_m=pos,
                      nsat=nsat, dop=dop, clk_bias_m=clk, vel_ecef_mps=vel, clk_drift_mps=drift,
                      cov_ecef_m2=cov, reason=reason,
-                     n_excluded=np.where(np.diff(ep_start) > 0, n_excl, 0))
+                     n_excluded=n_excl)
 
 
 def _velocity(sel, geo, pos, used, ep_start):
