@@ -115,6 +115,14 @@ class ObsData:
         """GPS time of epoch ``i``."""
         return GPSTime.from_seconds(float(self.time_gps_s[i]))
 
+    def summary(self) -> dict:
+        """JSON-serialisable overview: header, epochs, span, interval, satellites, types, gaps.
+
+        A gap is a step between consecutive epochs longer than 1.5 sampling
+        intervals (the header INTERVAL, else the median step).
+        """
+        return summarize(self)
+
     def epochs(self, station: str | None = None) -> Iterator[ObsEpoch]:
         """Yield one :class:`~vngeonet.model.ObsEpoch` per epoch (lock times NaN)."""
         station = station if station is not None else self.header.marker_name[:4]
@@ -360,3 +368,51 @@ def _v2_systems(header: RINEXObsHeader, r_sat: np.ndarray) -> RINEXObsHeader:
         keep = sorted(set(keep) | {header.system})
     return replace(header, obs_types={s: header.obs_types[s] for s in keep},
                    signals={s: header.signals[s] for s in keep})
+
+
+def _iso(t_s: float) -> str:
+    return GPSTime.from_seconds(float(t_s)).isoformat()
+
+
+def find_gaps(time_s: np.ndarray, interval_s: float) -> list[dict]:
+    """Gaps in an epoch series: steps longer than 1.5 ``interval_s``.
+
+    Returns
+    -------
+    list of dict
+        ``{"after": ISO time, "before": ISO time, "length_s": float, "missing_epochs": int}``.
+    """
+    if time_s.size < 2 or not interval_s > 0:
+        return []
+    dt = np.diff(time_s)
+    out = []
+    for k in np.flatnonzero(dt > 1.5 * interval_s):
+        out.append({"after": _iso(time_s[k]), "before": _iso(time_s[k + 1]), "length_s": float(dt[k]),
+                    "missing_epochs": int(round(dt[k] / interval_s)) - 1})
+    return out
+
+
+def summarize(obs: ObsData) -> dict:
+    """The overview behind :meth:`ObsData.summary` and ``vngeonet rinex info``."""
+    h = obs.header
+    t = obs.time_gps_s
+    steps = np.diff(t)
+    interval = h.interval_s if h.interval_s > 0 else (float(np.median(steps)) if steps.size else float("nan"))
+    sats = np.unique(obs.sat)
+    per_sys = {s: sorted(str(x) for x in sats if x[0] == s) for s in sorted({x[0] for x in sats})}
+    sigs = {s: sorted({str(x) for x in np.unique(obs.sig[np.char.startswith(obs.sat, s)])}) for s in per_sys}
+    nan_list = lambda a: [None if np.isnan(v) else float(v) for v in a]  # noqa: E731
+    return {
+        "file": obs.source, "version": h.version, "marker_name": h.marker_name,
+        "marker_number": h.marker_number, "receiver": h.receiver_type, "receiver_version": h.receiver_version,
+        "antenna": h.antenna_type, "approx_pos_ecef_m": nan_list(h.approx_pos_ecef_m),
+        "antenna_delta_hen_m": nan_list(h.antenna_delta_hen_m), "time_system": h.time_system,
+        "epochs": obs.n_epochs, "first": _iso(t[0]) if t.size else None, "last": _iso(t[-1]) if t.size else None,
+        "span_s": float(t[-1] - t[0]) if t.size else 0.0, "interval_s": interval,
+        "observations": int(obs.sat.size), "satellites": {s: len(v) for s, v in per_sys.items()},
+        "satellite_ids": per_sys, "obs_types": h.obs_types, "signals": sigs,
+        "glonass_slots": h.glonass_slots, "leap_seconds": h.leap_seconds,
+        "events": [{"flag": e.flag, "time": e.time.isoformat() if e.time else None, "line": e.line,
+                    "records": len(e.records)} for e in obs.events],
+        "gaps": find_gaps(t, interval), "warnings": list(obs.warnings),
+    }
