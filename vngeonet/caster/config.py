@@ -62,6 +62,7 @@ class Limits:
     max_lockout_s: float = 3600.0
     client_queue_bytes: int = 65536  # per-client queue; overflow drops oldest whole frames
     write_buffer_bytes: int = 16384  # socket buffer mark above which frames go to the queue
+    socket_sndbuf_bytes: int = 65536  # kernel send buffer per connection (0: OS default, can be MBs)
     source_idle_s: float = 30.0  # no bytes from a source this long: source dropped
     gga_timeout_s: float = 60.0  # NEAREST: first GGA must come within this
     client_read_idle_s: float = 0.0  # >0: drop rovers that send nothing this long (0: off)

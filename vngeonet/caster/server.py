@@ -301,6 +301,10 @@ class NTRIPCaster:
         self.counters["connections"] += 1
         writer = None
         try:
+            if lim.socket_sndbuf_bytes:
+                # Bound what the kernel holds per rover too, or a stalled rover
+                # hides megabytes in its socket before the queue policy sees it.
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, lim.socket_sndbuf_bytes)
             reader, writer = await _streams_for(conn, ssl_ctx, lim.header_timeout_s)
             if total >= lim.max_connections:
                 self.counters["rejected_capacity"] += 1
