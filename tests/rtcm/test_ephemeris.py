@@ -11,7 +11,7 @@ import pytest
 
 from tests.rtcm.test_fields import EPHEMERIS_TYPES, real_frames
 from vngeonet.errors import FormatError
-from vngeonet.gnss.time import GPSTime, gps_to_utc
+from vngeonet.gnss.time import GPSTime, bdt_to_gps, gps_to_utc, gst_to_gps
 from vngeonet.model import GlonassEphemeris, KeplerEphemeris
 from vngeonet.rtcm import ephemeris
 from vngeonet.rtcm.context import DecodeContext
@@ -148,7 +148,10 @@ def test_json_is_serialisable():
 
 
 def test_week_resolution_in_a_stream():
-    """Galileo sets the approximate time; GPS 10-bit weeks resolve from it (2023-08-17, week 2275)."""
+    """Galileo sets the approximate time; GPS 10-bit weeks resolve from it.
+
+    The cssrlib capture is from 2023-08-17, GPS week 2275.
+    """
     ctx = DecodeContext()
     gps_before, gps_after = [], []
     for rel, t, _, payload in real_frames({1019, 1046}):
@@ -177,8 +180,14 @@ def test_beidou_time_scale():
         ctx = DecodeContext()
         m = DECODERS[1042](payload, ctx)
         # BDT = GPST - 14 s, week 0 = GPS week 1356.
-        assert m.eph.toe.seconds == pytest.approx((m.eph.week + 1356) * 604800.0 + m.eph.toe_sow + 14.0)
+        want_s = (m.eph.week + 1356) * 604800.0 + m.eph.toe_sow + 14.0
+        assert m.eph.toe.seconds == pytest.approx(want_s)
         assert ctx.approx_time == m.eph.toe
+        assert m.eph.toe == bdt_to_gps(m.eph.week, m.eph.toe_sow)
+        break
+    for _, _, _, payload in real_frames({1046}):
+        m = DECODERS[1046](payload, None)
+        assert m.eph.toe == gst_to_gps(m.eph.week, m.eph.toe_sow)
         break
 
 
@@ -213,7 +222,7 @@ def test_glonass_resolution_from_approx_time_near_midnight():
 
 
 def test_1013_then_ephemerides_in_a_real_stream():
-    """In a caster stream a 1013 gives the date; every GPS/GLONASS ephemeris then resolves near it."""
+    """In a caster stream a 1013 gives the date; GPS/GLONASS ephemerides then resolve near it."""
     from tests.rtcm.test_fields import _frames_of, capture_files
     from vngeonet.rtcm import station
 
@@ -255,14 +264,15 @@ HAND = [
                     -2.7e-6, -400.0, 222.0, 2.2e-7, -1.5e-7, 6.7e-4, -1.1e-11, 0.0, -4.2e-9,
                     iode=12, iodc=12, health=1, accuracy_m=2.0),
     GlonassEphemeris("R09", GPSTime(2312, 7218.0), -2, (-11707273.9, 419574.2, -22629396.5),
-                     (-1624.25, -2651.34, 795.70), (-4e3 * 2.0**-30, 0.0, 2e3 * 2.0**-30), -3.08e-5, 1.8e-12,
+                     (-1624.25, -2651.34, 795.70), (-4e3 * 2.0**-30, 0.0, 2e3 * 2.0**-30),
+                     -3.08e-5, 1.8e-12,
                      health=0, age_days=1, delta_tau_n_s=5.6e-9, tb_s=18000.0),  # 05:00 Moscow
 ]
 
 
 @pytest.mark.parametrize("eph", HAND, ids=lambda e: e.sat)
 def test_hand_built_roundtrip(eph):
-    """SI ephemeris -> message -> payload -> decode: equal within one resolution step; pyrtcm agrees."""
+    """SI ephemeris -> message -> payload -> decode: equal to quantisation; pyrtcm agrees."""
     from vngeonet.rtcm.framer import frame_payload
 
     ctx = DecodeContext(approx_time=GPSTime(2312, 0.0))
@@ -296,7 +306,8 @@ def test_sisa_and_ura_tables():
     assert [sisa_m(i) for i in (0, 49, 50, 74, 75, 99, 100, 125)] == pytest.approx(
         [0.0, 0.49, 0.5, 0.98, 1.0, 1.96, 2.0, 6.0])
     assert math.isnan(sisa_m(126)) and math.isnan(sisa_m(255))
-    assert ephemeris.URA_M[0] == 2.0 and ephemeris.URA_M[6] == 16.0 and math.isnan(ephemeris.URA_M[15])
+    assert ephemeris.URA_M[0] == 2.0 and ephemeris.URA_M[6] == 16.0
+    assert math.isnan(ephemeris.URA_M[15])
 
 
 def test_fast_constructor_equals_dataclass_init():

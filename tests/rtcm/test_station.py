@@ -42,7 +42,8 @@ def _check_against_pyrtcm(m, ref):
     t = m.msg_type
     if t in (1005, 1006):
         assert m.arp_ecef_m == pytest.approx((ref.DF025, ref.DF026, ref.DF027), abs=1e-9)
-        assert (m.itrf_year, m.gps, m.glonass, m.galileo) == (ref.DF021, ref.DF022, ref.DF023, ref.DF024)
+        assert (m.itrf_year, m.gps, m.glonass, m.galileo) == (
+            ref.DF021, ref.DF022, ref.DF023, ref.DF024)
         assert (m.reference_station, m.single_oscillator, m.quarter_cycle, m.reserved) == (
             ref.DF141, ref.DF142, ref.DF364, ref.DF001_1)
         if t == 1006:
@@ -60,7 +61,8 @@ def _check_against_pyrtcm(m, ref):
             assert m.firmware == _chars(ref, 230, ref.DF229)
             assert m.receiver_serial == _chars(ref, 232, ref.DF231)
     elif t == 1013:
-        assert (m.mjd, m.sod_s, m.leap_s, len(m.announcements)) == (ref.DF051, ref.DF052, ref.DF054, ref.DF053)
+        assert (m.mjd, m.sod_s, m.leap_s, len(m.announcements)) == (
+            ref.DF051, ref.DF052, ref.DF054, ref.DF053)
         for i, a in enumerate(m.announcements, 1):
             assert a.msg_id == getattr(ref, f"DF055_{i:02d}")
             assert a.sync == bool(getattr(ref, f"DF056_{i:02d}"))

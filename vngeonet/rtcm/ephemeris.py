@@ -46,14 +46,7 @@ from dataclasses import MISSING, dataclass, fields as dc_fields
 
 import numpy as np
 
-from vngeonet.gnss.time import (
-    GPSTime,
-    bdt_to_gps,
-    glonass_to_gps,
-    gps_to_utc,
-    gst_to_gps,
-    resolve_rollover,
-)
+from vngeonet.gnss.time import GPSTime, glonass_to_gps, gps_to_utc, resolve_rollover
 from vngeonet.model import GlonassEphemeris, KeplerEphemeris
 from vngeonet.rtcm.fields import layout
 
@@ -287,28 +280,29 @@ def _json_value(x, resolved: bool):
     return x
 
 
+# Own time scale -> GPS time: (week count origin as a GPS week, GPST - own time in s).
+# GST: week 0 = GPS week 1024, same scale; BDT: week 0 = GPS week 1356, GPST = BDT + 14 s;
+# NavIC (IRNWT): week 0 = GPS week 1024, same scale.
+_TIME_ORIGIN = {"G": (0, 0.0), "J": (0, 0.0), "E": (1024, 0.0), "C": (1356, 14.0),
+                "I": (1024, 0.0)}
+
+
 def _resolve_kepler(spec: _KeplerSpec, week_raw: int, toe_sow: float, toc_sow: float, ctx):
     """(own-system week, toe, toc as GPSTime, resolved) of a Keplerian ephemeris."""
     approx = getattr(ctx, "approx_time", None)
     sys_ = spec.system
-    if sys_ == "E" or sys_ == "C":
-        to_gps = gst_to_gps if sys_ == "E" else bdt_to_gps
+    offset, shift = _TIME_ORIGIN[sys_]
+    if sys_ == "E" or sys_ == "C":  # 12/13-bit weeks: unambiguous
         week, resolved = week_raw, True
+    elif approx is not None:
+        week, resolved = resolve_rollover(week_raw, 10, approx, offset), True
     else:
-        offset = 1024 if sys_ == "I" else 0
-        if approx is not None:
-            week, resolved = resolve_rollover(week_raw, 10, approx, offset), True
-        else:
-            week, resolved = week_raw, False
-
-        def to_gps(w, s, _o=offset):
-            return GPSTime(w + _o, s)
-
+        week, resolved = week_raw, False
     dt = toc_sow - toe_sow
     toc_week = week - 1 if dt > _HALF_WEEK_S else week + 1 if dt < -_HALF_WEEK_S else week
-    toe = to_gps(week, toe_sow)
-    toc = to_gps(toc_week, toc_sow)
-    if resolved and ctx is not None and approx is None:
+    toe = GPSTime(week + offset, toe_sow + shift)
+    toc = GPSTime(toc_week + offset, toc_sow + shift)
+    if resolved and approx is None and ctx is not None:
         ctx.approx_time = toe
     return week, toe, toc, resolved
 
@@ -418,9 +412,10 @@ def _kepler_fields(eph: KeplerEphemeris, msg_type: int) -> np.ndarray:
 def _glonass_fields(eph: GlonassEphemeris) -> np.ndarray:
     lay = _GLO
     vals = {d: int(eph.extra.get(f"DF{d:03d}", 0)) for d in lay.index}
-    vals.update({38: int(eph.sat[1:]), 40: eph.freq_channel + 7, 108: eph.health, 126: eph.age_days})
-    state = eph.pos_m + eph.vel_mps + eph.acc_mps2 + (
-        eph.gamma_n, eph.tau_n_s, 0.0 if math.isnan(eph.delta_tau_n_s) else eph.delta_tau_n_s, eph.tb_s)
+    vals.update({38: int(eph.sat[1:]), 40: eph.freq_channel + 7, 108: eph.health,
+                 126: eph.age_days})
+    dtau = 0.0 if math.isnan(eph.delta_tau_n_s) else eph.delta_tau_n_s
+    state = eph.pos_m + eph.vel_mps + eph.acc_mps2 + (eph.gamma_n, eph.tau_n_s, dtau, eph.tb_s)
     for pos, x in zip(_G_STATE.tolist(), state):
         vals[lay.dfs[pos]] = round(x / lay.si[pos])
     return _quantise(lay, vals)

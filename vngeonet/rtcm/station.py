@@ -267,7 +267,8 @@ def encode_antenna(m: AntennaDescriptor) -> bytes:
 def decode_1033(payload: bytes, ctx=None) -> ReceiverAntennaDescriptor:
     """Decode 1033 (RTCM 10403.3 §3.5.4)."""
     sid = _station_id(payload, 1033, ctx)
-    ant, setup, aser, rcv, fw, rser = _read_strings(payload, 1033, ("s", "b", "s", "s", "s", "s"), ctx)
+    items = ("s", "b", "s", "s", "s", "s")
+    ant, setup, aser, rcv, fw, rser = _read_strings(payload, 1033, items, ctx)
     return ReceiverAntennaDescriptor(sid, ant, setup, aser, rcv, fw, rser)
 
 
@@ -334,7 +335,8 @@ def decode_1013(payload: bytes, ctx=None) -> SystemParameters:
     sid, mjd, sod, n, leap = head.unpack(payload, 1013, source=_source(ctx)).tolist()
     group = layout(layout("1013.announcement").dfs * n)
     v = group.unpack(payload, 1013, pos=12 + head.nbits, source=_source(ctx)).tolist()
-    ann = tuple(MessageAnnouncement(v[i], bool(v[i + 1]), v[i + 2] / 10.0) for i in range(0, 3 * n, 3))
+    ann = tuple(MessageAnnouncement(v[i], bool(v[i + 1]), v[i + 2] / 10.0)
+                for i in range(0, 3 * n, 3))
     msg = SystemParameters(sid, mjd, sod, leap, ann)
     if ctx is not None and ctx.approx_time is None:
         ctx.approx_time = msg.time
