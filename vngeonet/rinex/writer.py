@@ -169,43 +169,68 @@ def _glonass_lines(h: ObsHeader) -> list[str]:
     return out
 
 
-def _fmt_value(v: float, lli: int) -> str:
-    if v != v or not -999999999.999 <= v <= _MAX_VALUE:
-        return " " * 16
-    return f"{v:14.3f}{lli if lli else ' '} "
+_BLANK = " " * 16
+_LLI_CHAR = [" "] + [str(i) for i in range(1, 10)]
+_COLS_CACHE: dict = {}
+
+
+def _columns(obs_types: dict) -> dict:
+    """(system, signal) -> column of its C observation (L, D, S follow when present), cached."""
+    key = tuple((k, tuple(v)) for k, v in obs_types.items())
+    cols = _COLS_CACHE.get(key)
+    if cols is None:
+        cols = {}
+        for sys_, types in obs_types.items():
+            for j, t in enumerate(types):
+                cols.setdefault((sys_, t[1:]), {})[t[0]] = j
+        if len(_COLS_CACHE) > 64:
+            _COLS_CACHE.clear()
+        _COLS_CACHE[key] = cols
+    return cols
 
 
 def format_epoch(obs: ObsEpoch, obs_types: dict, lli: np.ndarray | None = None, flag: int = 0) -> str:
     """Data record of one epoch (RINEX 3.05 Table A3 / 4.00 Table A4).
 
     ``lli`` overrides ``obs.lli`` (shape (n,)); observations of a system or
-    signal not in ``obs_types`` are left out.
+    signal not in ``obs_types`` are left out.  Values that do not fit F14.3
+    are left blank.  All finite values are formatted in one C-level
+    ``%``-operation (this is the converter's hot loop).
     """
     lli = obs.lli if lli is None else lli
-    col: dict = {}
-    for sys_, types in obs_types.items():
-        for j, t in enumerate(types):
-            col[(sys_, t)] = j
-    lines: dict = {}
-    vals = (obs.pr_m, obs.cp_cyc, obs.dop_hz, obs.cn0_dbhz)
-    sats, sigs = obs.sat.tolist(), obs.sig.tolist()
-    for i, (sat, sig) in enumerate(zip(sats, sigs)):
-        types = obs_types.get(sat[0])
-        if types is None:
-            continue
-        row = lines.get(sat)
-        if row is None:
-            row = lines[sat] = [" " * 16] * len(types)
-        for kind, arr in zip(_KINDS, vals):
-            j = col.get((sat[0], kind + sig))
-            if j is not None:
-                row[j] = _fmt_value(float(arr[i]), int(lli[i]) if kind == "L" else 0)
-    order = sorted(lines, key=lambda s: (SYSTEM_ORDER.find(s[0]), s))
+    cols = _columns(obs_types)
+    sats = obs.sat.tolist()
+    sigs = obs.sig.tolist()
+    uniq = sorted({s for s in sats if s[0] in obs_types}, key=lambda s: (SYSTEM_ORDER.find(s[0]), s))
+    width = max((len(v) for v in obs_types.values()), default=0)
+    row_of = {s: k for k, s in enumerate(uniq)}
+    fields = [_BLANK] * (len(uniq) * width)
+    pos, vals, llis = [], [], []
+    arrays = {"C": obs.pr_m, "L": obs.cp_cyc, "D": obs.dop_hz, "S": obs.cn0_dbhz}
+    lli_l = lli.tolist()
+    for kind, arr in arrays.items():
+        a = arr.tolist()
+        for i, (sat, sig) in enumerate(zip(sats, sigs)):
+            c = cols.get((sat[0], sig))
+            if c is None or kind not in c:
+                continue
+            v = a[i]
+            if v != v or not -999999999.999 <= v <= _MAX_VALUE:
+                continue
+            pos.append(row_of[sat] * width + c[kind])
+            vals.append(v)
+            llis.append(lli_l[i] if kind == "L" else 0)
+    if vals:
+        text = ("%14.3f" * len(vals)) % tuple(vals)
+        for k, (p, flag_) in enumerate(zip(pos, llis)):
+            fields[p] = text[14 * k:14 * k + 14] + _LLI_CHAR[flag_] + " "
     d = obs.time.to_datetime()
     sec = d.second + d.microsecond * 1e-6
-    head = f"> {d.year:4d} {d.month:02d} {d.day:02d} {d.hour:02d} {d.minute:02d}{sec:11.7f}  {flag:1d}{len(order):3d}\n"
-    body = "".join(f"{s}{''.join(lines[s])}".rstrip() + "\n" for s in order)
-    return head + body
+    out = [f"> {d.year:4d} {d.month:02d} {d.day:02d} {d.hour:02d} {d.minute:02d}{sec:11.7f}  {flag:1d}{len(uniq):3d}\n"]
+    for k, sat in enumerate(uniq):
+        n = len(obs_types[sat[0]])
+        out.append((sat + "".join(fields[k * width:k * width + n])).rstrip() + "\n")
+    return "".join(out)
 
 
 class LockTracker:

@@ -1,0 +1,213 @@
+"""Offline conversion: RTCM 3 / UBX recordings -> RINEX observation + mixed navigation files.
+
+The job of RTKLIB's convbin, without its traps: the date comes from the data
+(1013, the Galileo week of 1045/1046, the BeiDou week of 1042) or from the
+caller, never from the computer's clock; BeiDou epochs stamped with GPS time
+are re-timed; GLONASS code-phase biases (1230) and leap seconds go into the
+header.
+
+All inputs are read as one stream of one station, in the order given.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vngeonet.epochs import EpochBuilder
+from vngeonet.errors import FormatError
+from vngeonet.gnss.time import GPSTime
+
+log = logging.getLogger(__name__)
+
+_SPANS = ((900, 900), (3600, 3600), (86400, 86400))
+
+
+@dataclass
+class ConvertResult:
+    """What a conversion produced and met."""
+
+    obs_path: Path | None = None
+    nav_path: Path | None = None
+    epochs: int = 0
+    epochs_written: int = 0
+    messages: int = 0
+    frames: Counter = field(default_factory=Counter)
+    crc_failures: int = 0
+    decode_errors: int = 0
+    ephemerides: int = 0
+    first: GPSTime | None = None
+    last: GPSTime | None = None
+    bds_gps_stamped: bool = False
+    dropped_undated: int = 0
+    date_source: str = ""
+    warnings: list = field(default_factory=list)
+
+
+def approx_from_date(date: str | _dt.date | None) -> GPSTime | None:
+    """Noon (GPS time) of a ``YYYY-MM-DD`` date: within half a week of any epoch that day."""
+    if date is None:
+        return None
+    if isinstance(date, str):
+        try:
+            date = _dt.date.fromisoformat(date)
+        except ValueError as err:
+            raise FormatError(f"date must be YYYY-MM-DD, not {date!r}") from err
+    return GPSTime.from_datetime(_dt.datetime(date.year, date.month, date.day, 12))
+
+
+def _is_ubx(data: bytes) -> bool:
+    head = data[:65536]
+    return head.count(b"\xb5\x62") > 2 * head.count(b"\xd3\x00") + 2
+
+
+def _rtcm_epochs(data: bytes, builder: EpochBuilder, res: ConvertResult, source: str):
+    from vngeonet.rtcm.decode import DecodeStats, decode_frames
+    from vngeonet.rtcm.framer import iter_frames
+
+    stats = DecodeStats()
+    builder.ctx.source = source
+    out = []
+    add = builder.add
+    for msg in decode_frames(iter_frames(data, stats.framing), builder.ctx, stats=stats):
+        ep = add(msg)
+        if ep:
+            out += ep
+    res.messages += stats.messages
+    res.decode_errors += stats.decode_errors
+    res.crc_failures += stats.framing.crc_failures
+    res.frames.update(stats.framing.per_type if hasattr(stats.framing, "per_type") else {})
+    return out
+
+
+def _ubx_epochs(data: bytes, station: str, res: ConvertResult):
+    from vngeonet.streams.demux import Demuxer, rawx_to_obs_epoch
+
+    d = Demuxer(("UBX",))
+    out = []
+    for p in d.feed(data):
+        res.messages += 1
+        res.frames[f"UBX-{p.msg}"] += 1
+        if p.msg == "RXM-RAWX":
+            try:
+                out.append(rawx_to_obs_epoch(p.payload, station))
+            except FormatError as err:
+                res.decode_errors += 1
+                log.warning("%s", err)
+    res.crc_failures += d.crc_failures
+    return out
+
+
+def read_epochs(inputs, *, station: str = "", config=None, date=None, res: ConvertResult | None = None):
+    """Decode ``inputs`` into (observation epochs, builder, result)."""
+    res = res or ConvertResult()
+    builder = EpochBuilder(station, config=config, approx_time=approx_from_date(date))
+    if date is not None:
+        res.date_source = "command line"
+    obs = []
+    for path in inputs:
+        data = Path(path).read_bytes()
+        if _is_ubx(data):
+            obs += _ubx_epochs(data, builder.station, res)
+        else:
+            before = builder.ctx.approx_time
+            obs += [e.obs for e in _rtcm_epochs(data, builder, res, str(path))]
+            if not res.date_source and before is None and builder.ctx.approx_time is not None:
+                res.date_source = "stream (1013/1042/1045/1046)"
+    obs += [e.obs for e in builder.flush()]
+    res.bds_gps_stamped = builder.bds_gps_stamped
+    res.dropped_undated = builder.stats.dropped_unresolved
+    res.ephemerides = len(builder.ephemerides())
+    return obs, builder, res
+
+
+def _span_s(first: GPSTime, last: GPSTime) -> int:
+    dur = last - first
+    for limit, span in _SPANS:
+        if dur < limit:
+            return span
+    return int(dur // 86400 + 1) * 86400
+
+
+def convert(inputs, outdir, *, version: int = 3, interval_s: float | None = None, date=None,
+            station: str = "", config=None, country: str = "XXX", created_utc=None) -> ConvertResult:
+    """Convert recordings to a RINEX observation file and a mixed navigation file.
+
+    Parameters
+    ----------
+    inputs : list of path
+        RTCM 3 or UBX recordings of one station, in time order.
+    outdir : path
+        Output directory (created).
+    version : int
+        3 (RINEX 3.05) or 4 (RINEX 4.00).
+    interval_s : float, optional
+        Decimate to this sampling interval.
+    date : str or date, optional
+        ``YYYY-MM-DD`` of the data, when the stream carries no date (no 1013, 1042, 1045, 1046).
+    station : str
+        4-character marker name (default: the config's id, else the RTCM station id).
+
+    Returns
+    -------
+    ConvertResult
+    """
+    from vngeonet.rinex.writer import (LockTracker, format_epoch, format_nav, format_obs_header,
+                                       header_from_meta, long_name, merge_same_time, obs_types_from,
+                                       on_interval)
+
+    res = ConvertResult()
+    obs, builder, res = read_epochs(inputs, station=station, config=config, date=date, res=res)
+    res.epochs = len(obs)
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    obs = _merge_and_sort(obs, merge_same_time)
+    obs = [o for o in obs if on_interval(o.time, interval_s)]
+    meta = builder.meta
+    marker = station or (config.id if config else "") or \
+        (f"{meta.station_id:04d}"[-4:] if meta.station_id is not None else "XXXX")
+    name9 = config.long_name if config else f"{marker[:4]:<4s}00{country}".replace(" ", "X")
+    if obs:
+        res.first, res.last = obs[0].time, obs[-1].time
+        keys = {(s[0], g) for o in obs for s, g in zip(o.sat.tolist(), o.sig.tolist())}
+        types = obs_types_from(keys)
+        hdr = header_from_meta(meta, types, interval_s=interval_s or _guess_interval(obs),
+                               first_obs=res.first)
+        hdr.marker_name, hdr.last_obs, hdr.created_utc = marker, res.last, created_utc
+        lt = LockTracker()
+        parts = [format_obs_header(hdr, version)]
+        parts += [format_epoch(o, types, lt.lli(o)) for o in obs]
+        span = _span_s(res.first, res.last)
+        res.obs_path = outdir / long_name(name9, res.first, span, interval_s=hdr.interval_s or 1.0)
+        res.obs_path.write_text("".join(parts))
+        res.epochs_written = len(obs)
+    eph = builder.ephemerides()
+    if eph:
+        t0 = res.first or min(e.toe for e in eph)
+        res.nav_path = outdir / long_name(name9, t0, _span_s(t0, res.last or t0), kind="MN")
+        res.nav_path.write_text(format_nav(eph, version, meta.leap_s, created_utc))
+    if res.dropped_undated:
+        res.warnings.append(f"{res.dropped_undated} observation messages had no date: the stream has no "
+                            "1013/1042/1045/1046; give --date YYYY-MM-DD")
+    return res
+
+
+def _merge_and_sort(obs: list, merge) -> list:
+    obs = sorted(obs, key=lambda o: o.time.seconds)
+    out = []
+    for o in obs:
+        if out and abs(out[-1].time - o.time) < 5e-4:
+            out[-1] = merge(out[-1], o)
+        else:
+            out.append(o)
+    return out
+
+
+def _guess_interval(obs: list) -> float | None:
+    if len(obs) < 2:
+        return None
+    steps = Counter(round(b.time - a.time, 3) for a, b in zip(obs, obs[1:]))
+    return float(steps.most_common(1)[0][0])

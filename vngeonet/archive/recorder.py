@@ -1,0 +1,150 @@
+"""Live ingest: a station's stream -> epochs -> crash-safe hourly/daily RINEX archive.
+
+One :class:`StationRecorder` per station: it reads the station's
+:class:`~vngeonet.streams.base.Source` (wrapped for reconnects), frames and
+decodes RTCM 3, builds epochs (:class:`~vngeonet.epochs.EpochBuilder`) and
+hands them to one :class:`~vngeonet.archive.files.ObsFile` per configured
+product, plus a daily navigation file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from vngeonet.archive.files import NavFile, ObsFile, recover
+from vngeonet.epochs import EpochBuilder
+from vngeonet.rinex.writer import header_from_meta
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RecorderStatus:
+    """What the status line shows for one station."""
+
+    station: str
+    bytes_in: int = 0
+    messages: int = 0
+    epochs: int = 0
+    last_epoch: str = ""
+    latency_s: float | None = None
+    files_closed: int = 0
+    decode_errors: int = 0
+    state: str = "starting"
+
+
+class StationRecorder:
+    """Record one station to the archive.
+
+    Parameters
+    ----------
+    config : StationConfig
+        The station file (id, long name, archive products, flush interval).
+    source : Source
+        The stream (e.g. ``open_source(config.stream_uri)``, possibly wrapped in
+        :class:`~vngeonet.streams.reconnect.ReconnectingSource`).
+    root : path, optional
+        Archive root (default ``config.archive_root``).
+    on_epoch : callable, optional
+        Called with every epoch after it was handed to the archive.
+    """
+
+    def __init__(self, config, source, *, root=None, on_epoch=None, clock=time.monotonic):
+        from vngeonet.rtcm.framer import RTCMFramer
+
+        self.config, self.source = config, source
+        self.root = root if root is not None else config.archive_root
+        self.on_epoch, self.clock = on_epoch, clock
+        self.builder = EpochBuilder(config.id, config=config)
+        self.framer = RTCMFramer(source=config.id)
+        self.status = RecorderStatus(config.id)
+        products = config.archive or ()
+        self.products = [ObsFile(self.root, config.long_name, self._header, span_s=p.span_s,
+                                 interval_s=p.interval_s, version=p.rinex_version, compress=p.compress,
+                                 flush_interval_s=config.flush_interval_s) for p in products]
+        self.nav = NavFile(self.root, config.long_name, compress=any(p.compress for p in products) or not products)
+        self._eph_seen = 0
+        self._last_wall_flush = clock()
+
+    def _header(self, obs_types, first_obs, interval_s):
+        return header_from_meta(self.builder.meta, obs_types, interval_s=interval_s, first_obs=first_obs)
+
+    def recover(self) -> list:
+        """Finish ``.part`` files a crash left in the archive."""
+        return recover(self.root)
+
+    async def run(self, *, stop: asyncio.Event | None = None) -> RecorderStatus:
+        """Record until the source ends or ``stop`` is set; closes every file at the end."""
+        from vngeonet.rtcm.decode import decode_frames
+
+        self.status.state = "running"
+        try:
+            while stop is None or not stop.is_set():
+                data = await self._read(stop)
+                if not data:
+                    break
+                self.status.bytes_in += len(data)
+                now = self.clock()
+                for msg in decode_frames(self.framer.feed(data), self.builder.ctx):
+                    self.status.messages += 1
+                    for ep in self.builder.add(msg, now):
+                        self._archive(ep)
+                self._note_ephemerides()
+                self._timed_flush(now)
+            for ep in self.builder.flush():
+                self._archive(ep)
+        finally:
+            self.close()
+        return self.status
+
+    async def _read(self, stop):
+        if stop is None:
+            return await self.source.read()
+        task = asyncio.ensure_future(self.source.read())
+        waiter = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait({task, waiter}, timeout=self.builder.timeout_s,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        if task in done:
+            return task.result()
+        task.cancel()
+        if stop.is_set():
+            return b""
+        for ep in self.builder.poll(self.clock()):
+            self._archive(ep)
+        return await self._read(stop)
+
+    def _archive(self, ep) -> None:
+        for p in self.products:
+            p.add(ep.obs)
+        self.status.epochs += 1
+        self.status.last_epoch = ep.time.isoformat()
+        if self.on_epoch is not None:
+            self.on_epoch(ep)
+
+    def _note_ephemerides(self) -> None:
+        eph = self.builder.ephemerides()
+        if len(eph) == self._eph_seen:
+            return
+        t = self.builder.ctx.approx_time
+        for e in eph[self._eph_seen:]:
+            self.nav.add(e, t or e.toe, self.builder.meta.leap_s)
+        self._eph_seen = len(eph)
+
+    def _timed_flush(self, now: float) -> None:
+        if now - self._last_wall_flush >= self.config.flush_interval_s:
+            for p in self.products:
+                p.flush()
+            self._last_wall_flush = now
+
+    def close(self) -> None:
+        """Close every open archive file (final names, compression)."""
+        for p in self.products:
+            if p.close() is not None:
+                self.status.files_closed += 1
+        if self.nav.close() is not None:
+            self.status.files_closed += 1
+        self.status.state = "stopped"
