@@ -269,27 +269,24 @@ def resolve_epoch(system: str, epoch_raw: int, approx: GPSTime | None) -> GPSTim
         return None
     if system == "R":
         dow, tod_ms = epoch_raw >> 27, epoch_raw & ((1 << 27) - 1)
-        sod = tod_ms * 1e-3 - 10800.0 + leap_seconds_gps(approx)
+        sod = tod_ms / 1000.0 - 10800.0 + leap_seconds_gps(approx)
         if dow == 7:
             return _nearest(approx, sod, 86400.0)
         tow_s = dow * 86400.0 + sod
     elif system == "C":
-        tow_s = epoch_raw * 1e-3 + 14.0
+        tow_s = epoch_raw / 1000.0 + 14.0
     else:
-        tow_s = epoch_raw * 1e-3
+        tow_s = epoch_raw / 1000.0
     return _nearest(approx, tow_s, SECONDS_PER_WEEK)
 
 
 def _nearest(approx: GPSTime, t_s: float, period_s: float) -> GPSTime:
-    """The time congruent to ``t_s`` modulo ``period_s`` (seconds into the period) nearest ``approx``."""
-    ref = approx.seconds
-    base = ref - (ref % period_s)
-    t = base + (t_s % period_s)
-    if t - ref > period_s / 2:
-        t -= period_s
-    elif ref - t > period_s / 2:
-        t += period_s
-    return GPSTime.from_seconds(t)
+    """The time ``t_s`` seconds into a period (day or week, aligned to the GPS week) nearest ``approx``."""
+    t_s = t_s % period_s
+    pos = approx.tow_s % period_s
+    d = t_s - pos
+    adj = -period_s if d > period_s / 2 else (period_s if d < -period_s / 2 else 0.0)
+    return GPSTime(approx.week, (approx.tow_s - pos) + adj + t_s)
 
 
 def decode_msm(payload: bytes, ctx=None) -> MSMMessage:
