@@ -134,3 +134,11 @@ def test_console_entry_point():
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["frames"] == 3
+
+
+def test_strict_flags_crc_failures(capsys):
+    path = data_path("pyrtcm/tests/pygpsdata-MIXED-RTCM3BADCRC.log")
+    code, out, err = run(capsys, "rtcm", "scan", str(path), "--strict")
+    assert code == 1 and "1 CRC failures" in err
+    code, out, err = run(capsys, "rtcm", "scan", str(data_path(MIXED)), "--strict")
+    assert code == 0

@@ -17,7 +17,7 @@ Measured in the same run:
   time, observables reconstructed into float64 arrays), best of ``--repeat``;
 * ours, pure-Python twins (``VNGEONET_PUREPYTHON=1``, in a subprocess, since
   the backend is chosen per process), on an evenly sampled subset;
-* pyrtcm ``RTCMReader`` (default options) on an evenly sampled subset of the
+* pyrtcm ``RTCMReader`` (default options, errors not printed) on an evenly sampled subset of the
   same frames (pyrtcm would take minutes on 20 MB; its rate is extrapolated
   from the subset, which keeps the corpus' message mix).
 
@@ -124,15 +124,58 @@ def time_ours(data: bytes, repeat: int) -> dict:
     return _rates(n, len(data), best_wall, best_cpu)
 
 
-def time_pyrtcm(data: bytes, repeat: int) -> dict:
-    from pyrtcm import RTCMReader
+def time_framing(data: bytes, repeat: int) -> dict:
+    """Framing alone: CRC-checked scan plus Frame objects (the part before decoding)."""
+    from vngeonet.rtcm.framer import iter_frames
 
     best_wall = best_cpu = float("inf")
     n = 0
     for _ in range(repeat):
         w0, c0 = time.perf_counter(), time.process_time()
         n = 0
-        for _raw, parsed in RTCMReader(io.BytesIO(data)):
+        for _f in iter_frames(data):
+            n += 1
+        best_wall = min(best_wall, time.perf_counter() - w0)
+        best_cpu = min(best_cpu, time.process_time() - c0)
+    return _rates(n, len(data), best_wall, best_cpu)
+
+
+def per_type_profile(base: bytes, top: int = 12) -> list[dict]:
+    """CPU microseconds per message and share of decode time, per message type (one pass)."""
+    from collections import Counter
+
+    from vngeonet.cli.rtcm import approx_time_from
+    from vngeonet.rtcm.context import DecodeContext
+    from vngeonet.rtcm.decode import decode
+    from vngeonet.rtcm.framer import iter_frames
+
+    frames = list(iter_frames(base))
+    ctx = DecodeContext(approx_time=approx_time_from(base))
+    for f in frames:  # warm-up (imports, caches)
+        decode(f, ctx)
+    count, ns = Counter(), Counter()
+    clock = time.process_time_ns  # CPU time: robust against other load on a shared machine
+    for f in frames:
+        t0 = clock()
+        decode(f, ctx)
+        ns[f.msg_type] += clock() - t0
+        count[f.msg_type] += 1
+    total = sum(ns.values())
+    rows = [{"type": t, "messages": count[t], "us_per_msg": round(v / count[t] / 1e3, 2),
+             "share": round(v / total, 4)} for t, v in ns.most_common(top)]
+    return rows
+
+
+def time_pyrtcm(data: bytes, repeat: int) -> dict:
+    from pyrtcm import ERR_IGNORE, RTCMReader
+
+    best_wall = best_cpu = float("inf")
+    n = 0
+    for _ in range(repeat):
+        w0, c0 = time.perf_counter(), time.process_time()
+        n = 0
+        # ERR_IGNORE only silences pyrtcm's error printing (it fails on some 1302 groups).
+        for _raw, parsed in RTCMReader(io.BytesIO(data), quitonerror=ERR_IGNORE):
             if parsed is not None:
                 n += 1
         best_wall = min(best_wall, time.perf_counter() - w0)
@@ -177,6 +220,7 @@ def main(argv=None) -> int:
     ap.add_argument("--pyrtcm-msgs", type=int, default=3000, help="pyrtcm subset size (messages)")
     ap.add_argument("--twin-msgs", type=int, default=3000, help="pure-Python twin subset size (messages)")
     ap.add_argument("--no-twin", action="store_true", help="skip the pure-Python twin measurement")
+    ap.add_argument("--by-type", action="store_true", help="also print decode time per message type (mix)")
     ap.add_argument("--json", action="store_true", help="print the results as one JSON object")
     ap.add_argument("--worker-twin", nargs=2, type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -191,9 +235,10 @@ def main(argv=None) -> int:
     for label, b in (("mix", base), ("msm7", msm)):
         data = loop_to(b, target)
         ours = time_ours(data, args.repeat)
+        framing = time_framing(data, args.repeat)
         peer = time_pyrtcm(sample(b, args.pyrtcm_msgs), max(1, args.repeat - 1))
         res["results"][label] = {
-            "ours": ours, "pyrtcm": peer,
+            "ours": ours, "framing": framing, "pyrtcm": peer,
             "ratio_wall": ours["msg_per_s"] / peer["msg_per_s"],
             "ratio_cpu": ours["msg_per_cpu_s"] / peer["msg_per_cpu_s"],
         }
@@ -201,6 +246,8 @@ def main(argv=None) -> int:
         twin = run_twin(args.twin_msgs, args.twin_msgs, max(1, args.repeat - 1))
         for label in ("mix", "msm7"):
             res["results"][label]["twin"] = twin[label]
+    if args.by_type:
+        res["per_type_mix"] = per_type_profile(base)
     if args.json:
         print(json.dumps(res, indent=1))
     else:
@@ -219,7 +266,7 @@ def format_table(res: dict, args) -> str:
         f"{'MB/s':>7} {'msg/CPU-s':>10}",
     ]
     for label, r in res["results"].items():
-        rows = [("vngeonet (compiled)", r["ours"])]
+        rows = [("vngeonet (compiled)", r["ours"]), ("  of which framing alone", r["framing"])]
         if "twin" in r:
             rows.append(("vngeonet (pure-Python twin)*", r["twin"]))
         rows.append((f"pyrtcm {r['pyrtcm'].get('version', '')} RTCMReader*", r["pyrtcm"]))
@@ -228,6 +275,12 @@ def format_table(res: dict, args) -> str:
                          f"{m['msg_per_s']:>10.0f} {m['mb_per_s']:>7.2f} {m['msg_per_cpu_s']:>10.0f}")
         lines.append(f"{label:<6} ratio vngeonet/pyrtcm: {r['ratio_wall']:.1f}x (wall)  {r['ratio_cpu']:.1f}x (CPU)"
                      f"   target >= 40x")
+        lines.append("")
+    if "per_type_mix" in res:
+        lines.append("decode time per message type (mix corpus, compiled, CPU time incl. timer overhead):")
+        for row in res["per_type_mix"]:
+            lines.append(f"  {row['type']:>5} {row['messages']:>6} msgs {row['us_per_msg']:>8.1f} us/msg "
+                         f"{100 * row['share']:>5.1f}% of decode time")
         lines.append("")
     lines.append(f"* subset of ~{args.pyrtcm_msgs} (pyrtcm) / ~{args.twin_msgs} (twin) messages sampled evenly "
                  "from the same frames; rates extrapolated to the full corpus.")

@@ -65,6 +65,8 @@ def register(subparsers) -> None:
                        description="Decode every message of FILE and summarise it.")
     _common(s)
     s.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    s.add_argument("--strict", action="store_true",
+                   help="exit with status 1 if any frame failed its CRC or failed to decode")
     s.set_defaults(func=scan_main)
     d = sub.add_parser("decode", help="decode every message",
                        description="Decode every message of FILE, one per line.")
@@ -97,6 +99,10 @@ def scan_main(args) -> int:
         print(json.dumps(report, default=_json_default))
     else:
         print(format_report(report))
+    if args.strict and (report["decode_errors"] or report["crc_failures"]):
+        print(f"{name}: {report['crc_failures']} CRC failures, {report['decode_errors']} decode errors",
+              file=sys.stderr)
+        return 1
     return 0
 
 
