@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 
+from tests.conftest import impl_param
 from tests.rtcm.test_fields import EPHEMERIS_TYPES, real_frames
 from vngeonet.errors import FormatError
 from vngeonet.gnss.time import GPSTime, bdt_to_gps, gps_to_utc, gst_to_gps
@@ -324,3 +325,42 @@ def test_message_fields_are_read_only():
         m.fields[0] = 1
     assert m.field(9) == 7
     assert isinstance(m.fields, np.ndarray) and m.fields.dtype == np.int64
+
+
+@pytest.mark.parametrize("impl", impl_param("bits"))
+def test_backends_give_identical_field_vectors(impl, monkeypatch):
+    """Compiled and twin bits kernels decode every real ephemeris frame to the same integers."""
+    from vngeonet import kernels
+    from vngeonet.rtcm import fields
+
+    ref = {}
+    for i, (_, t, _, payload) in enumerate(real_frames(set(EPHEMERIS_TYPES))):
+        if i % 7 == 0:  # a seventh of the frames keeps the twin run short
+            ref[(t, payload)] = DECODERS[t](payload, None).fields.tolist()
+    monkeypatch.setattr(fields, "_BITS", kernels.get("bits", impl))
+    for (t, payload), want in ref.items():
+        assert DECODERS[t](payload, None).fields.tolist() == want
+
+
+def test_dispatch_through_rtcm_decode():
+    """The package-level decode/encode route our types to these modules, bit-exact."""
+    from tests.rtcm.test_fields import _frames_of, capture_files
+    from vngeonet.model import Frame
+    from vngeonet.rtcm import decode as rtcm_decode
+    from vngeonet.rtcm import encode as rtcm_encode
+    from vngeonet.rtcm import station
+
+    files = [f for f in capture_files({1029}) if "USCL00CHL0" in f]
+    if not files:
+        pytest.skip("pyrtcm USCL00CHL0 capture not present")
+    ctx = DecodeContext()
+    mine = set(EPHEMERIS_TYPES) | set(station.DECODERS)
+    seen = set()
+    for t, raw, payload in _frames_of(files[0]):
+        msg = rtcm_decode.decode(Frame(t, payload, raw, -1), ctx)
+        if t in mine:
+            assert isinstance(msg, tuple(station.ENCODERS) + (EphemerisMessage,))
+            seen.add(t)
+        assert rtcm_encode.encode(msg) == raw
+    assert {1005, 1006, 1007, 1008, 1013, 1019, 1020, 1029, 1033, 1042, 1045, 1046, 1230} <= seen
+    assert ctx.approx_time is not None and ctx.glo_channels
