@@ -28,7 +28,7 @@ def _two_close(opts):
                              _station("HAN2", 21.0357, 105.8620, 20.0)], opts)
 
 
-@pytest.mark.parametrize("dt_s", [0.0, 3000.0, -3500.0])
+@pytest.mark.parametrize("dt_s", [0.0, 1700.0, 3500.0])
 def test_broadcast_ephemerides_reproduce_the_simulated_orbits(dt_s):
     sim = NetworkSimulator([_station("HANO", 21.0, 105.8, 20.0)])
     store = EphemerisStore(sim.ephemerides(T0))

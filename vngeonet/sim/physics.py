@@ -117,11 +117,17 @@ class NetworkSimulator:
 
     # -- broadcast products -------------------------------------------------
     def ephemerides(self, t: GPSTime) -> list:
-        """Broadcast ephemerides valid at ``t`` (toe on the even hour), with the simulated clocks."""
-        toe = GPSTime.from_seconds(math.floor(t.seconds / 7200.0) * 7200.0)
+        """Broadcast ephemerides valid at ``t`` with the simulated clocks.
+
+        Reference times are whole hours of the system's own time scale, as
+        broadcast (BeiDou: BDT, 14 s behind GPS time; every field then fits its
+        RTCM/RINEX resolution, e.g. the 8 s BeiDou toe).
+        """
         out = []
         for k, sat in enumerate(self.orbits.sats):
-            e = kepler_ephemeris(_orbit_at(self.orbits, k), toe, iode=int(toe.tow_s // 7200) % 256)
+            shift = 14.0 if sat[0] == "C" else 0.0
+            toe = GPSTime.from_seconds(math.floor((t.seconds - shift) / 3600.0) * 3600.0 + shift)
+            e = kepler_ephemeris(_orbit_at(self.orbits, k), toe, iode=int(toe.tow_s // 3600) % 256)
             af0 = self.sv_af0[k] + self.sv_af1[k] * (toe.seconds - self._t_ref)
             out.append(_with_clock(e, af0, self.sv_af1[k]))
         return out
