@@ -67,3 +67,14 @@ def test_paced_network_follows_the_injected_clock():
     # Ten simulated epochs per wall second: 0.1 s between epochs.
     assert np.allclose([s for s in slept if s > 0][:3], 0.1, atol=0.02)
     assert net.epochs >= 5
+
+
+def test_a_whole_day_of_ephemerides_encodes():
+    """Every hourly ephemeris set of a week-crossing day fits its RTCM fields."""
+    from vngeonet.sim.physics import NetworkSimulator, SimStation
+    from vngeonet.sim.receiver import SimReceiver
+
+    sim = NetworkSimulator([SimStation("HANO", _pos(21.0, 105.8, 20.0))])
+    rx = SimReceiver(1, sim.stations[0].pos_ecef_m)
+    for h in range(-12, 13):
+        rx.set_ephemerides(sim.ephemerides(GPSTime(2391, 0.0) + 3600.0 * h + 30.0))

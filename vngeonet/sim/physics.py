@@ -127,7 +127,8 @@ class NetworkSimulator:
         for k, sat in enumerate(self.orbits.sats):
             shift = 14.0 if sat[0] == "C" else 0.0
             toe = GPSTime.from_seconds(math.floor((t.seconds - shift) / 3600.0) * 3600.0 + shift)
-            e = kepler_ephemeris(_orbit_at(self.orbits, k), toe, iode=int(toe.tow_s // 3600) % 256)
+            iode = int(toe.tow_s // 3600) % (32 if sat[0] == "C" else 256)  # BeiDou AODE has 5 bits
+            e = kepler_ephemeris(_orbit_at(self.orbits, k), toe, iode=iode)
             af0 = self.sv_af0[k] + self.sv_af1[k] * (toe.seconds - self._t_ref)
             out.append(_with_clock(e, af0, self.sv_af1[k]))
         return out
