@@ -154,8 +154,6 @@ def unpack_msm(const uint8_t[::1] buf, int msm, const double[::1] f0_hz, const d
     d2[0] = nsat; d2[1] = 4
     sat_raw = _empty(2, d2, cnp.NPY_INT32, 1)
     d1[0] = ncell
-    cell_prn = _empty(1, d1, cnp.NPY_UINT8, 0)
-    cell_sig = _empty(1, d1, cnp.NPY_UINT8, 0)
     half = _empty(1, d1, cnp.NPY_BOOL, 1)
     d2[0] = ncell; d2[1] = 6
     cell_raw = _empty(2, d2, cnp.NPY_INT32, 1)
@@ -170,8 +168,10 @@ def unpack_msm(const uint8_t[::1] buf, int msm, const double[::1] f0_hz, const d
     sig = PyArray_Empty(1, d1, sig_dt, 0)
     cdef uint8_t* prn_v = <uint8_t*>cnp.PyArray_DATA(prn)
     cdef int32_t* sr = <int32_t*>cnp.PyArray_DATA(sat_raw)
-    cdef uint8_t* cp_v = <uint8_t*>cnp.PyArray_DATA(cell_prn)
-    cdef uint8_t* cs_v = <uint8_t*>cnp.PyArray_DATA(cell_sig)
+    cdef uint8_t cp_buf[2048]
+    cdef uint8_t cs_buf[2048]
+    cdef uint8_t* cp_v = cp_buf
+    cdef uint8_t* cs_v = cs_buf
     cdef int32_t* cr = <int32_t*>cnp.PyArray_DATA(cell_raw)
     cdef double* ob = <double*>cnp.PyArray_DATA(obs)
     cdef uint8_t* hv = <uint8_t*>cnp.PyArray_DATA(half)
@@ -227,7 +227,12 @@ def unpack_msm(const uint8_t[::1] buf, int msm, const double[::1] f0_hz, const d
                 if sr[4 * i + 1] <= 13:
                     glo_chan[prn_l[i]] = <int8_t>(sr[4 * i + 1] - 7)
         _observables(msm, sr, cr, cell_sat, cp_v, cs_v, f0_hz, df_hz, glo_chan, ob, hv, ncell)
-    return head, prn, sat_raw, cell_prn, cell_sig, cell_raw, obs, half, sat, sig, pos
+    cdef Py_ssize_t tail_nbits = nbits - pos
+    if tail_nbits <= 57:
+        tail = getu(b, pos, <int>tail_nbits)
+    else:
+        tail = int.from_bytes(bytes(buf), "big") & ((<object>1 << tail_nbits) - 1)
+    return head, prn, sat_raw, cell_raw, obs, half, sat, sig, tail, tail_nbits
 
 
 cdef void _observables(int msm, const int32_t* sr, const int32_t* cr, const int* cell_sat,

@@ -93,10 +93,9 @@ def test_real_corpus_identical_and_roundtrip(impl):
         b = k.unpack_msm(*_args(p, chan_b))
         _same(a, b)
         assert np.array_equal(chan_a, chan_b)
-        end = a[-1]
-        tail_n = len(p) * 8 - end
-        tail = int.from_bytes(p, "big") & ((1 << tail_n) - 1)
-        assert k.pack_msm(p[0] and a[0][0] % 10, a[0], a[2], a[5], tail, tail_n) == p
+        tail_n = a[9]
+        assert a[8] == int.from_bytes(p, "big") & ((1 << tail_n) - 1)
+        assert k.pack_msm(a[0][0] % 10, a[0], a[2], a[3], a[8], tail_n) == p
 
 
 def _random_msm(rng, level: int, nsat: int, nsig: int, fill: float) -> bytes:
@@ -130,8 +129,7 @@ def test_random_payloads(impl):
         p = _random_msm(rng, level, nsat, nsig, float(rng.random()))
         a, b = REF.unpack_msm(*_args(p)), k.unpack_msm(*_args(p))
         _same(a, b)
-        n = len(p) * 8 - a[-1]
-        assert k.pack_msm(level, a[0], a[2], a[5], 0, n) == p
+        assert k.pack_msm(level, a[0], a[2], a[3], 0, a[9]) == p
 
 
 @pytest.mark.parametrize("impl", impl_param("msm"))
@@ -150,8 +148,8 @@ def test_empty_masks(impl):
     k = kernels.get("msm", impl)
     p = _random_msm(np.random.default_rng(1), 4, 0, 0, 0.0)
     out = k.unpack_msm(*_args(p))
-    assert out[1].shape == (0,) and out[5].shape == (0, 6) and out[6].shape == (5, 0)
-    assert out[-1] == 169
+    assert out[1].shape == (0,) and out[3].shape == (0, 6) and out[4].shape == (5, 0)
+    assert out[9] == len(p) * 8 - 169
 
 
 @pytest.mark.parametrize("impl", impl_param("msm"))
@@ -173,17 +171,17 @@ def test_bad_arguments(impl):
         k.unpack_msm(*args)
     a = REF.unpack_msm(*_args(p))
     with pytest.raises(ValueError):
-        k.pack_msm(0, a[0], a[2], a[5], 0, -1)
+        k.pack_msm(0, a[0], a[2], a[3], 0, -1)
     with pytest.raises(ValueError):
-        k.pack_msm(7, a[0], a[2][:1], a[5], 0, -1)
-    bad = a[5].copy()
+        k.pack_msm(7, a[0], a[2][:1], a[3], 0, -1)
+    bad = a[3].copy()
     bad[0, 0] = 1 << 20  # DF405 is 20 bits signed
     with pytest.raises(OverflowError):
         k.pack_msm(7, a[0], a[2], bad, 0, -1)
     bad = a[2].copy()
     bad[0, 0] = 256  # DF397 is 8 bits
     with pytest.raises(OverflowError):
-        k.pack_msm(7, a[0], bad, a[5], 0, -1)
+        k.pack_msm(7, a[0], bad, a[3], 0, -1)
 
 
 @pytest.mark.parametrize("impl", impl_param("msm"))
@@ -223,5 +221,5 @@ def test_glonass_channels_learnt(impl):
     chan = np.full(65, -128, np.int8)
     out = k.unpack_msm(*_args(build(fields), chan))
     assert chan[1] == 2 and chan[2] == -128
-    assert np.isfinite(out[6][1, 0]) and np.isnan(out[6][1, 1])  # phase needs the channel
-    assert list(out[8]) == ["R01", "R02"] and list(out[9]) == ["1C", "1C"]
+    assert np.isfinite(out[4][1, 0]) and np.isnan(out[4][1, 1])  # phase needs the channel
+    assert list(out[6]) == ["R01", "R02"] and list(out[7]) == ["1C", "1C"]

@@ -118,15 +118,16 @@ def unpack_msm(buf, msm, f0_hz, df_hz, glo_chan, sat_names, sig_names):
     head : tuple of 13 int
     prn : ndarray of uint8, (nsat,)     satellite ids 1..64 from DF394
     sat_raw : ndarray of int32, (nsat, 4)
-    cell_prn, cell_sig : ndarray of uint8, (ncell,)   satellite / RTCM signal id of each cell
     cell_raw : ndarray of int32, (ncell, 6)
     obs : ndarray of float64, (5, ncell)
         Rows pseudorange m, carrier phase cycles, Doppler Hz, CNR dB-Hz, lock time s.
     half : ndarray of bool, (ncell,)
     sat, sig : ndarray, (ncell,), dtypes of sat_names / sig_names
-        ``sat_names[cell_prn]`` and ``sig_names[cell_sig]``.
-    end : int
-        Bit offset just after the last cell field.
+        Names of each cell's satellite and signal, from the tables.
+    tail : int
+        Value of the bits after the last cell field (padding).
+    tail_nbits : int
+        Number of those bits.
 
     Raises
     ------
@@ -159,8 +160,9 @@ def unpack_msm(buf, msm, f0_hz, df_hz, glo_chan, sat_names, sig_names):
     if ncell > 2048:
         raise ValueError("MSM with more than 2048 cells")
     sat, sig = sat_names[cell_prn], sig_names[cell_sig]
-    return (head, np.array(prn, dtype=np.uint8), sat_raw, cell_prn, cell_sig, cell_raw, obs, half,
-            sat, sig, pos)
+    tail_nbits = nbits - pos
+    tail = r.u(pos, tail_nbits) if tail_nbits else 0
+    return head, np.array(prn, dtype=np.uint8), sat_raw, cell_raw, obs, half, sat, sig, tail, tail_nbits
 
 
 def _unpack_header(r, nbits):

@@ -277,6 +277,10 @@ def resolve_epoch(system: str, epoch_raw: int, approx: GPSTime | None) -> GPSTim
         tow_s = epoch_raw / 1000.0 + 14.0
     else:
         tow_s = epoch_raw / 1000.0
+    if tow_s == approx.tow_s:  # same epoch as the previous message: no new object
+        return approx
+    if 0.0 <= tow_s < SECONDS_PER_WEEK and abs(tow_s - approx.tow_s) <= SECONDS_PER_WEEK / 2:
+        return GPSTime(approx.week, tow_s)
     return _nearest(approx, tow_s, SECONDS_PER_WEEK)
 
 
@@ -308,30 +312,33 @@ def decode_msm(payload: bytes, ctx=None) -> MSMMessage:
         Not an MSM type, or the payload is shorter than its masks require.
     """
     msg_type = (payload[0] << 4) | (payload[1] >> 4) if len(payload) >= 2 else 0
-    base, level = msg_type - msg_type % 10, msg_type % 10
-    system = SYSTEM_BASE.get(base)
-    src = getattr(ctx, "source", None) or None
+    level = msg_type % 10
+    system = SYSTEM_BASE.get(msg_type - level)
     if system is None or not 1 <= level <= 7:
-        raise FormatError(f"message {msg_type} is not an MSM message", source=src)
+        raise FormatError(f"message {msg_type} is not an MSM message", source=_src(ctx))
     tb = TABLES[system]
-    ent, glo = _glo_table(ctx) if system == "R" else (None, _NO_GLO)
-    before = glo.tobytes() if ent is not None and level in (5, 7) else b""
+    if system == "R":
+        ent, glo = _glo_table(ctx)
+        before = glo.tobytes() if ent is not None and (level == 5 or level == 7) else b""
+    else:
+        glo, before = _NO_GLO, b""
     try:
-        head, prn, sat_raw, _, _, cell_raw, obs, half, sat, sig, end = _k.unpack_msm(
+        head, prn, sat_raw, cell_raw, obs, half, sat, sig, tail, tail_nbits = _k.unpack_msm(
             payload, level, tb.f0_hz, tb.df_hz, glo, tb.sat_names, tb.sig_names)
     except ValueError as err:
-        raise FormatError(f"MSM {msg_type}: {err}", source=src) from err
+        raise FormatError(f"MSM {msg_type}: {err}", source=_src(ctx)) from err
     if before:
         _learn_channels(ent, glo, before, prn)
     time = None
     if ctx is not None and ctx.approx_time is not None:
         time = resolve_epoch(system, head[2], ctx.approx_time)
         ctx.approx_time = time
-    nbits = len(payload) * 8 - end
-    tail = int.from_bytes(payload[end >> 3:], "big") & ((1 << nbits) - 1) if nbits else 0
     return MSMMessage(msg_type, head[1], system, level, time, head[3] == 1, head, prn, sat_raw,
-                      cell_raw, sat, sig, obs[0], obs[1], obs[2],
-                      obs[3], obs[4], half, tail, nbits)
+                      cell_raw, sat, sig, obs[0], obs[1], obs[2], obs[3], obs[4], half, tail, tail_nbits)
+
+
+def _src(ctx) -> str | None:
+    return getattr(ctx, "source", None) or None
 
 
 def encode_msm(msg: MSMMessage) -> bytes:
