@@ -28,16 +28,27 @@ EPHEMERIS_TYPES = (1019, 1020, 1041, 1042, 1044, 1045, 1046)
 # ------------------------------------------------------------ real captures
 
 
-def _crc24q(data: bytes) -> int:
-    """CRC-24Q (RTCM 10403.3 §4.2), written out here so the tests do not rely on the framer."""
-    crc = 0
-    for b in data:
-        crc ^= b << 16
+def _crc_table() -> tuple:
+    table = []
+    for i in range(256):
+        crc = i << 16
         for _ in range(8):
             crc <<= 1
             if crc & 0x1000000:
                 crc ^= 0x1864CFB
-    return crc & 0xFFFFFF
+        table.append(crc & 0xFFFFFF)
+    return tuple(table)
+
+
+_CRC_TABLE = _crc_table()
+
+
+def _crc24q(data: bytes) -> int:
+    """CRC-24Q (RTCM 10403.3 §4.2), written out here so the tests do not rely on the framer."""
+    crc = 0
+    for b in data:
+        crc = ((crc << 8) & 0xFFFFFF) ^ _CRC_TABLE[(crc >> 16) ^ b]
+    return crc
 
 
 def _scan(buf: bytes):

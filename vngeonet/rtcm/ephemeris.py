@@ -130,7 +130,7 @@ class _KeplerSpec:
     """Where each Keplerian element sits in a message (DF numbers)."""
 
     system: str
-    ints: tuple  # DFs of (prn, week, iode, iodc, accuracy index)
+    ints: tuple  # DFs of (prn, week, iode, iodc, accuracy index); iodc None = none (0)
     reals: tuple  # DFs of (toe, toc, sqrt_a, e, i0, OMEGA0, omega, M0, dn, IDOT, OMEGADOT,
     #                      Cuc, Cus, Crc, Crs, Cic, Cis, af0, af1, af2, tgd, tgd2); None = absent
     week_bits: int
@@ -143,16 +143,16 @@ _KEPLER_SPECS = {
     1044: _KeplerSpec("J", (429, 452, 434, 456, 453),
                       (442, 430, 441, 439, 446, 444, 448, 437, 436, 450, 449, 438, 440, 447,
                        435, 443, 445, 433, 432, 431, 455, None), 10),
-    1041: _KeplerSpec("I", (516, 517, 525, 525, 521),
+    1041: _KeplerSpec("I", (516, 517, 525, None, 521),
                       (537, 522, 539, 538, 543, 540, 541, 536, 524, 535, 542, 529, 530, 533,
                        534, 531, 532, 518, 519, 520, 523, None), 10),
     1042: _KeplerSpec("C", (488, 489, 492, 497, 490),
                       (505, 493, 504, 502, 509, 507, 511, 500, 499, 491, 512, 501, 503, 510,
                        498, 506, 508, 496, 495, 494, 513, 514), 13),
-    1045: _KeplerSpec("E", (252, 289, 290, 290, 291),
+    1045: _KeplerSpec("E", (252, 289, 290, None, 291),
                       (304, 293, 303, 301, 308, 306, 310, 299, 298, 292, 311, 300, 302, 309,
                        297, 305, 307, 296, 295, 294, 312, None), 12),
-    1046: _KeplerSpec("E", (252, 289, 290, 290, 286),
+    1046: _KeplerSpec("E", (252, 289, 290, None, 286),
                       (304, 293, 303, 301, 308, 306, 310, 299, 298, 292, 311, 300, 302, 309,
                        297, 305, 307, 296, 295, 294, 312, 313), 12),
 }
@@ -173,7 +173,7 @@ class _Compiled:
         self.spec = spec
         self.lay = lay
         self.index = lay.index
-        self.iidx = [lay.index[d] for d in spec.ints]
+        self.iidx = [lay.index[d] if d else None for d in spec.ints]
         self.ridx = np.array([lay.index[d] if d else 0 for d in spec.reals], dtype=np.intp)
         self.rsi = np.array([lay.si[lay.index[d]] if d else _NAN for d in spec.reals])
 
@@ -313,7 +313,8 @@ def _decode_kepler(payload: bytes, ctx, msg_type: int) -> EphemerisMessage:
     r = (vals[c.ridx] * c.rsi).tolist()
     v = vals.tolist()
     ii = c.iidx
-    prn, week_raw, iode, iodc, acc_i = v[ii[0]], v[ii[1]], v[ii[2]], v[ii[3]], v[ii[4]]
+    prn, week_raw, iode, acc_i = v[ii[0]], v[ii[1]], v[ii[2]], v[ii[4]]
+    iodc = 0 if ii[3] is None else v[ii[3]]  # Galileo / NavIC have no separate IODC
     spec = c.spec
     week, toe, toc, resolved = _resolve_kepler(spec, week_raw, r[0], r[1], ctx)
     sat = f"{spec.system}{prn:02d}"
@@ -396,7 +397,8 @@ def _kepler_fields(eph: KeplerEphemeris, msg_type: int) -> np.ndarray:
     acc = _sisa_index(eph.accuracy_m) if spec.system == "E" else _ura_index(eph.accuracy_m)
     prn = int(eph.sat[1:])
     for d, x in zip(spec.ints, (prn, eph.week % (1 << spec.week_bits), eph.iode, eph.iodc, acc)):
-        vals[d] = x
+        if d is not None:
+            vals[d] = x
     h = eph.health
     health = {1019: {102: h}, 1044: {454: h}, 1042: {515: h}, 1041: {527: h >> 1 & 1, 528: h & 1},
               1045: {314: h >> 4 & 3, 315: h >> 3 & 1},
