@@ -22,6 +22,9 @@ MAX_PAYLOAD = 1023
 MAX_FRAME = MAX_PAYLOAD + 6
 
 cdef uint32_t _TABLE[256]
+# Slicing-by-8 tables of the same CRC seen as a 32-bit MSB-first CRC: register
+# = CRC-24 << 8, polynomial 0x864CFB << 8.  _T8[k][b] advances byte b by k+1 bytes.
+cdef uint32_t _T8[8][256]
 
 
 cdef void _init_table() noexcept:
@@ -34,6 +37,12 @@ cdef void _init_table() noexcept:
             if c & 0x1000000:
                 c ^= 0x1864CFB
         _TABLE[b] = c & 0xFFFFFF
+    for b in range(256):
+        _T8[0][b] = _TABLE[b] << 8
+    for k in range(1, 8):
+        for b in range(256):
+            c = _T8[k - 1][b]
+            _T8[k][b] = (c << 8) ^ _T8[0][c >> 24]
 
 
 _init_table()
@@ -41,11 +50,18 @@ TABLE = tuple(_TABLE[b] for b in range(256))
 
 
 cdef inline uint32_t _crc(const unsigned char* p, Py_ssize_t n) noexcept nogil:
-    cdef uint32_t crc = 0
-    cdef Py_ssize_t k
-    for k in range(n):
-        crc = ((crc << 8) & 0xFFFFFF) ^ _TABLE[(crc >> 16) ^ p[k]]
-    return crc
+    cdef uint32_t crc = 0  # CRC-24 << 8
+    cdef Py_ssize_t k = 0
+    while k + 8 <= n:
+        crc ^= (<uint32_t>p[k] << 24) | (<uint32_t>p[k + 1] << 16) | (<uint32_t>p[k + 2] << 8) | p[k + 3]
+        crc = (_T8[7][crc >> 24] ^ _T8[6][(crc >> 16) & 0xFF] ^ _T8[5][(crc >> 8) & 0xFF]
+               ^ _T8[4][crc & 0xFF] ^ _T8[3][p[k + 4]] ^ _T8[2][p[k + 5]] ^ _T8[1][p[k + 6]]
+               ^ _T8[0][p[k + 7]])
+        k += 8
+    while k < n:
+        crc = (crc << 8) ^ _T8[0][(crc >> 24) ^ p[k]]
+        k += 1
+    return crc >> 8
 
 
 def crc24q(const unsigned char[::1] buf):
