@@ -23,7 +23,8 @@ DF400-DF408, DF420; signal-id tables 3.5-91 (GPS), 3.5-96 (GLONASS),
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from functools import lru_cache
 
 import numpy as np
 
@@ -215,6 +216,26 @@ class MSMMessage:
                         self.lock_s)
 
 
+def _slot_constructor(cls):
+    """A positional constructor for frozen slotted dataclass ``cls`` that sets each slot
+    through its member descriptor.
+
+    The dataclass ``__init__`` of a frozen class goes through ``object.__setattr__``
+    once per field; on the decode hot path (one object per MSM message) that is a
+    sizeable share of the time.  The result is the same object; field order is the
+    dataclass field order and every field must be given.
+    """
+    names = [f.name for f in fields(cls)]
+    ns = {"_new": object.__new__, "_cls": cls}
+    ns.update({f"_set_{n}": cls.__dict__[n].__set__ for n in names})
+    body = "".join(f"    _set_{n}(o, {n})\n" for n in names)
+    exec(f"def make({', '.join(names)}):\n    o = _new(_cls)\n{body}    return o\n", ns)  # noqa: S102
+    return ns["make"]
+
+
+_make_msm = _slot_constructor(MSMMessage)
+
+
 def _obs_json(m) -> list[dict]:
     def clean(a):
         return [None if v != v else v for v in a.tolist()]
@@ -269,7 +290,7 @@ def resolve_epoch(system: str, epoch_raw: int, approx: GPSTime | None) -> GPSTim
         return None
     if system == "R":
         dow, tod_ms = epoch_raw >> 27, epoch_raw & ((1 << 27) - 1)
-        sod = tod_ms / 1000.0 - 10800.0 + leap_seconds_gps(approx)
+        sod = tod_ms / 1000.0 - 10800.0 + _leap_s(approx)
         if dow == 7:
             return _nearest(approx, sod, 86400.0)
         tow_s = dow * 86400.0 + sod
@@ -282,6 +303,18 @@ def resolve_epoch(system: str, epoch_raw: int, approx: GPSTime | None) -> GPSTim
     if 0.0 <= tow_s < SECONDS_PER_WEEK and abs(tow_s - approx.tow_s) <= SECONDS_PER_WEEK / 2:
         return GPSTime(approx.week, tow_s)
     return _nearest(approx, tow_s, SECONDS_PER_WEEK)
+
+
+@lru_cache(maxsize=64)
+def _leap_week(week: int) -> int | None:
+    """GPST - UTC valid for the whole GPS week, or None when a leap second falls inside it."""
+    first = leap_seconds_gps(GPSTime(week, 0.0))
+    return first if first == leap_seconds_gps(GPSTime(week, SECONDS_PER_WEEK - 1.0)) else None
+
+
+def _leap_s(t: GPSTime) -> int:
+    leap = _leap_week(t.week)
+    return leap_seconds_gps(t) if leap is None else leap
 
 
 def _nearest(approx: GPSTime, t_s: float, period_s: float) -> GPSTime:
@@ -333,8 +366,8 @@ def decode_msm(payload: bytes, ctx=None) -> MSMMessage:
     if ctx is not None and ctx.approx_time is not None:
         time = resolve_epoch(system, head[2], ctx.approx_time)
         ctx.approx_time = time
-    return MSMMessage(msg_type, head[1], system, level, time, head[3] == 1, head, prn, sat_raw,
-                      cell_raw, sat, sig, obs[0], obs[1], obs[2], obs[3], obs[4], half, tail, tail_nbits)
+    return _make_msm(msg_type, head[1], system, level, time, head[3] == 1, head, prn, sat_raw,
+                     cell_raw, sat, sig, obs[0], obs[1], obs[2], obs[3], obs[4], half, tail, tail_nbits)
 
 
 def _src(ctx) -> str | None:
