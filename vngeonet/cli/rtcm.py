@@ -407,6 +407,9 @@ def _text_line(msg) -> str:
         parts.append(_iso(tm))
     if hasattr(msg, "sig"):
         parts.append(f"{len(set(msg.sat.tolist()))} sats {len(msg.sig)} cells")
+    eph = getattr(msg, "eph", None)
+    if eph is not None:
+        parts.append(f"{eph.sat} toe {_iso(getattr(eph, 'toe', None))}")
     err = getattr(msg, "error", "")
     if err:
         parts.append(f"ERROR {err}")
