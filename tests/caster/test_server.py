@@ -391,3 +391,36 @@ def test_framer_is_the_projects():
 
     c = NTRIPCaster(make_config(), make_store())
     assert isinstance(c._framer_factory(), RTCMFramer)
+
+
+def test_pulled_source_from_an_upstream_caster():
+    import dataclasses
+
+    from vngeonet.caster.config import MountConfig
+
+    frames = real_frames(data_path(NONE_BIN))
+    first = b"".join(f.raw for f in frames[:40])
+
+    async def main():
+        async with running_caster() as upstream:
+            sr, sw, _ = await open_source(upstream.port, "TEST", SOURCE_PW, version=1)
+            uri = f"ntrip://alice:{PASSWORDS['alice']}@127.0.0.1:{upstream.port}/TEST?v=2"
+            base = make_config(source_idle_s=2.0)
+            cfg = dataclasses.replace(base, mounts=base.mounts + (MountConfig("PULLED", None, auth="N", pull=uri),))
+            async with running_caster(cfg) as c:
+                await wait_for(lambda: len(upstream.mounts["TEST"].clients) == 1)
+                await _push(sw, frames[0].raw)  # the pulled mount goes live with its first whole frame
+                await wait_for(lambda: c.mounts["PULLED"].live)
+                r, w, head = await open_rover(c.port, "PULLED", version=2)
+                assert head.startswith(b"HTTP/1.1 200")
+                skip = c.mounts["PULLED"].bytes_in
+                await _push(sw, first[len(frames[0].raw):])
+                assert await read_stream(r, len(first) - skip, chunked=True) == first[skip:]
+                sw.close()  # upstream source gone: the pulled mount leaves the table
+                await wait_for(lambda: not c.mounts["PULLED"].live)
+                # and a SOURCE push cannot take a pulled mountpoint without a password
+                out = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", c.port), T)
+                out[1].write(b"SOURCE x /PULLED\r\n\r\n")
+                assert await asyncio.wait_for(out[0].read(), T) == b"ERROR - Bad Password\r\n"
+
+    run(main())

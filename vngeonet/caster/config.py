@@ -28,6 +28,10 @@ Example::
     # auth = "B" (default) or "N" (open mountpoint)
 
     [[mount]]
+    name = "HPHG"
+    pull = "ntrip://user:pw@upstream:2101/HPHG0?v=2"   # any stream URI of vngeonet.streams
+
+    [[mount]]
     name = "NEAREST"
     kind = "nearest"                  # streams the closest live station
 
@@ -88,6 +92,7 @@ class MountConfig:
     auth: str = "B"  # "B" basic, "N" none
     fee: str = "N"
     misc: str = ""
+    pull: str | None = None  # stream URI the caster reads itself (upstream NTRIP, serial, TCP...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,8 +218,9 @@ def _mounts(tables, path: str) -> tuple:
         if kind not in ("station", "nearest"):
             raise ConfigError("kind must be 'station' or 'nearest'", path=path, key=f"{where}.kind")
         password = _source_password(t, path, where)
-        if kind == "station" and not password:
-            raise ConfigError("a station mountpoint needs source_password (or source_password_env)",
+        pull = _get(t, "pull", str, None, path, where)
+        if kind == "station" and not password and not pull:
+            raise ConfigError("a station mountpoint needs source_password (or source_password_env) or pull",
                               path=path, key=f"{where}.source_password")
         auth = _get(t, "auth", str, "B", path, where)
         if auth not in ("B", "N", "D"):
@@ -223,7 +229,7 @@ def _mounts(tables, path: str) -> tuple:
         for k, v in kw.items():
             _expect(v, str, path, f"{where}.{k}")
         out.append(MountConfig(
-            name=name, source_password=password, kind=kind, auth=auth,
+            name=name, source_password=password, kind=kind, auth=auth, pull=pull,
             lat_deg=_num(t, "lat_deg", path, where), lon_deg=_num(t, "lon_deg", path, where),
             nmea=bool(_get(t, "nmea", bool, kind == "nearest", path, where)), **kw))
     return tuple(out)

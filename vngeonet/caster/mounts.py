@@ -217,6 +217,8 @@ class Mount:
     arp_ecef_m: tuple | None = None
     max_bands: int = 0  # distinct frequency bands seen in MSM cells
     generation: int = 0  # bumped per source session (resets statistics)
+    fanout_last_s: float = 0.0  # time to hand the last read's frames to every client
+    fanout_max_s: float = 0.0
 
     @property
     def name(self) -> str:
@@ -239,17 +241,22 @@ class Mount:
         if not frames:
             return 0
         now_s = time.monotonic() if now_s is None else now_s
-        for f in frames:
-            self._observe(f, now_s)
         raw = frames[0].raw if len(frames) == 1 else b"".join(f.raw for f in frames)
-        self.frames += len(frames)
-        self.bytes_in += len(raw)
-        self.last_data_s = now_s
         if self.clients:
+            t0 = time.perf_counter()
             blob = chunk(raw)
             n = len(frames)
             for client in tuple(self.clients):
                 client.offer(raw, blob, n)
+            fanout_s = time.perf_counter() - t0
+            self.fanout_last_s = fanout_s
+            self.fanout_max_s = max(self.fanout_max_s, fanout_s)
+        # Statistics after the fan-out: rovers never wait for bookkeeping.
+        for f in frames:
+            self._observe(f, now_s)
+        self.frames += len(frames)
+        self.bytes_in += len(raw)
+        self.last_data_s = now_s
         return len(raw)
 
     def _observe(self, frame, now_s: float) -> None:
@@ -311,6 +318,8 @@ class Mount:
             "frames": self.frames,
             "bytes": self.bytes_in,
             "clients": len(self.clients),
+            "fanout_last_ms": round(self.fanout_last_s * 1e3, 3),
+            "fanout_max_ms": round(self.fanout_max_s * 1e3, 3),
             "position_deg": self.position_deg(),
             "types": {str(t): {"count": s.count, "interval_s": s.interval_s} for t, s in sorted(self.types.items())},
         }

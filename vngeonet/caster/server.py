@@ -11,6 +11,9 @@ Serves
 * ``SOURCE pw /MOUNT`` (NTRIP 1) and ``POST /MOUNT`` with Basic auth (NTRIP 2,
   plain or chunked body) — uploads from base stations, checked against the
   mountpoint's ``source_password``;
+* pulled sources: a mountpoint with ``pull = "<stream URI>"`` is fed by the
+  caster itself through :mod:`vngeonet.streams` (upstream NTRIP, TCP, serial...),
+  reconnecting with back-off;
 * ``GET /admin/status`` — JSON state for users with the admin flag.
 
 Source bytes go through the project's :class:`~vngeonet.rtcm.framer.RTCMFramer`;
@@ -149,6 +152,7 @@ class NTRIPCaster:
         self.store = store
         if framer_factory is None:
             from vngeonet.rtcm.framer import RTCMFramer as framer_factory
+        import vngeonet.rtcm.decode  # noqa: F401  (imported now, not on a source's first frame)
         self._framer_factory = framer_factory
         self.mounts: dict[str, Mount] = {m.name: Mount(m) for m in config.mounts}
         self.hooks = PositionHooks()
@@ -195,6 +199,9 @@ class NTRIPCaster:
             self.tls_port = tls.getsockname()[1]
             self._spawn_aux(self._accept_loop(tls, ctx))
         self._spawn_aux(self._housekeeping())
+        for mount in self.mounts.values():
+            if mount.config.pull:
+                self._spawn_aux(self._pull(mount))
         log.info("caster listening on %s:%s%s", host, self.port,
                  f", TLS on {self.tls_port}" if self.tls_port else "")
 
@@ -413,8 +420,13 @@ class NTRIPCaster:
             ok = True
         else:
             async with self._verify_slots:
-                stored = user.pw_hash if user is not None else self._dummy_hash
-                ok = await asyncio.to_thread(verify_password, req.password, stored) and user is not None
+                # Re-check: a burst of reconnecting rovers waits here while the
+                # first of them verifies the shared password.
+                if user is not None and self._cache.hit(user.name, user.pw_hash, req.password):
+                    ok = True
+                else:
+                    stored = user.pw_hash if user is not None else self._dummy_hash
+                    ok = await asyncio.to_thread(verify_password, req.password, stored) and user is not None
             if ok:
                 self._cache.add(user.name, user.pw_hash, req.password)
         if not ok:
@@ -533,6 +545,47 @@ class NTRIPCaster:
             self._source_down(mount)
             self._finished.append(SessionRecord(req.user or "", mount.name, ip, start, _utc_now(), received, 0,
                                                 "source", req.ntrip_version, reason))
+
+    async def _pull(self, mount: Mount) -> None:
+        """Read a mountpoint's ``pull`` stream URI ourselves, reconnecting with back-off.
+
+        The mountpoint is live only while whole frames arrive; silence for
+        ``source_idle_s`` or a lost connection takes it out of the table.
+        """
+        from vngeonet.errors import StreamError
+        from vngeonet.streams.reconnect import Backoff
+        from vngeonet.streams.uri import open_source, parse_uri
+
+        name = parse_uri(mount.config.pull).redacted()
+        backoff = Backoff(initial_s=1.0, ceiling_s=60.0)
+        while True:
+            src = open_source(mount.config.pull)
+            framer = self._framer_factory()
+            attached = False
+            try:
+                await src.open()
+                while True:
+                    async with asyncio.timeout(self.limits.source_idle_s):
+                        data = await src.read()
+                    if not data:
+                        break
+                    frames = framer.feed(data)
+                    if frames and not attached and not mount.live:
+                        mount.attach_source(name, time.monotonic())
+                        attached = True
+                        backoff.reset()
+                        log.info("pulled source up: %s <- %s", mount.name, name)
+                    if attached:
+                        mount.publish(frames)
+            except (StreamError, OSError, TimeoutError) as err:
+                log.info("pulled source %s for %s: %s", name, mount.name, err or "idle")
+            finally:
+                await src.aclose()
+                if attached:
+                    mount.detach_source()
+                    self._source_down(mount)
+                    self.counters["sources_dropped"] += 1
+            await asyncio.sleep(backoff.next_delay())
 
     def _source_down(self, mount: Mount) -> None:
         """Rovers of a dead station: NEAREST ones move on, direct ones are closed."""
