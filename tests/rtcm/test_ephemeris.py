@@ -396,3 +396,14 @@ def test_physics_agree_with_rtklib_rinex_of_the_same_broadcast():
         assert (m.eph.toc, m.eph.health, m.eph.iodc) == (ref.toc, ref.health, ref.iodc)
         matched += 1
     assert matched > 1000
+
+
+def test_unsupported_inputs():
+    from vngeonet.errors import UnsupportedMessage
+
+    with pytest.raises(UnsupportedMessage):
+        ephemeris.decode_ephemeris(b"\x3e\xd0" + bytes(20))  # a 1005 payload
+    with pytest.raises(UnsupportedMessage):
+        from_ephemeris(dataclasses.replace(HAND[0], sat="S20"))
+    with pytest.raises(OverflowError):
+        from_ephemeris(dataclasses.replace(HAND[2], iode=40))  # BeiDou AODE has 5 bits

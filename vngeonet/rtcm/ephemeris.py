@@ -47,6 +47,7 @@ from dataclasses import MISSING, dataclass, fields as dc_fields
 import numpy as np
 
 from vngeonet.gnss.time import GPSTime, glonass_to_gps, gps_to_utc, resolve_rollover
+from vngeonet.errors import UnsupportedMessage
 from vngeonet.model import GlonassEphemeris, KeplerEphemeris
 from vngeonet.rtcm.fields import layout
 
@@ -423,6 +424,9 @@ def _glonass_fields(eph: GlonassEphemeris) -> np.ndarray:
     return _quantise(lay, vals)
 
 
+_DEFAULT_TYPE = {"G": 1019, "R": 1020, "E": 1046, "C": 1042, "J": 1044, "I": 1041}
+
+
 def from_ephemeris(eph: KeplerEphemeris | GlonassEphemeris, msg_type: int | None = None,
                    ctx=None) -> EphemerisMessage:
     """Quantise an SI ephemeris into an ephemeris message (for encoding).
@@ -448,9 +452,14 @@ def from_ephemeris(eph: KeplerEphemeris | GlonassEphemeris, msg_type: int | None
     ------
     OverflowError
         A value does not fit its field.
+    UnsupportedMessage
+        No ephemeris message for the satellite's system (e.g. SBAS).
     """
     if msg_type is None:
-        msg_type = {"G": 1019, "R": 1020, "E": 1046, "C": 1042, "J": 1044, "I": 1041}[eph.sat[0]]
+        msg_type = _DEFAULT_TYPE.get(eph.sat[0], 0)
+    if msg_type not in DECODERS:
+        raise UnsupportedMessage(f"no RTCM ephemeris message for {eph.sat} (type {msg_type})",
+                                 msg_type=msg_type)
     vals = _glonass_fields(eph) if msg_type == 1020 else _kepler_fields(eph, msg_type)
     return decode_ephemeris(layout(msg_type).pack(msg_type, vals), ctx)
 
@@ -462,9 +471,14 @@ def decode_ephemeris(payload: bytes, ctx=None) -> EphemerisMessage:
     ------
     FormatError
         The payload is too short; the message names the type.
+    UnsupportedMessage
+        The payload is not one of the ephemeris messages.
     """
     msg_type = (payload[0] << 4 | payload[1] >> 4) if len(payload) >= 2 else 0
-    return DECODERS[msg_type](payload, ctx)
+    decoder = DECODERS.get(msg_type)
+    if decoder is None:
+        raise UnsupportedMessage(f"RTCM {msg_type}: not an ephemeris message", msg_type=msg_type)
+    return decoder(payload, ctx)
 
 
 def _kepler_decoder(msg_type: int):

@@ -427,7 +427,16 @@ _BITS = kernels.get("bits")
 
 @lru_cache(maxsize=None)
 def layout(spec: tuple[int, ...] | int | str) -> Layout:
-    """Compiled :class:`Layout` of a message number (``SPECS``), a ``HEADS`` key or a DF tuple."""
+    """Compiled :class:`Layout` of a message number (``SPECS``), a ``HEADS`` key or a DF tuple.
+
+    Examples
+    --------
+    >>> lay = layout(1019)
+    >>> lay.nbits + 12, lay.widths[:3].tolist()
+    (488, [6, 10, 4])
+    >>> layout((25, -1)).kinds.tolist()
+    [1, 0]
+    """
     if isinstance(spec, int):
         return Layout(SPECS[spec])
     if isinstance(spec, str):

@@ -101,6 +101,17 @@ def decode_arp(payload: bytes, ctx=None, msg_type: int | None = None) -> Station
     """Decode a 1005 or 1006 payload (RTCM 10403.3 §3.5.3).
 
     ``msg_type`` defaults to the payload's DF002.
+
+    Examples
+    --------
+    The worked example of RTCM 10403.3 §3.5.3 (reference station 2003):
+
+    >>> frame = bytes.fromhex("D300133ED7D30202980EDEEF34B4BD62AC0941986F33360B98")
+    >>> m = decode_arp(frame[3:-3])
+    >>> m.station_id, [round(c, 4) for c in m.arp_ecef_m]
+    (2003, [1114104.5999, -4850729.7108, 3975521.4643])
+    >>> encode_arp(m) == frame[3:-3]
+    True
     """
     if msg_type is None:
         msg_type = 1006 if _payload_type(payload, 1005) == 1006 else 1005
