@@ -112,6 +112,7 @@ def read_epochs(inputs, *, station: str = "", config=None, date=None, res: Conve
         data = Path(path).read_bytes()
         if _is_ubx(data):
             obs += _ubx_epochs(data, builder.station, res)
+            res.date_source = res.date_source or "UBX RXM-RAWX week"
         else:
             before = builder.ctx.approx_time
             obs += [e.obs for e in _rtcm_epochs(data, builder, res, str(path))]

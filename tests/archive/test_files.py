@@ -1,0 +1,87 @@
+"""Archive files: spans, layout, long names, new signals mid-file, recovery of a crashed .part."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+
+import numpy as np
+import pytest
+
+from tests.archive.synth import frames, looped
+from vngeonet.archive.convert import read_epochs
+from vngeonet.archive.files import ObsFile, cut_to_whole_epochs, recover
+from vngeonet.rinex.obs import read_obs
+from vngeonet.rinex.writer import ObsHeader
+
+
+def _header_fn(types, first, interval):
+    return ObsHeader(marker_name="TEST", obs_types=types, interval_s=interval, first_obs=first, leap_s=18)
+
+
+@pytest.fixture(scope="module")
+def epochs(tmp_path_factory):
+    p = tmp_path_factory.mktemp("in") / "long.rtcm"
+    p.write_bytes(looped(frames(), 4))  # 132 s across 21:15:00
+    obs, _, _ = read_epochs([p])
+    return obs
+
+
+def test_spans_layout_and_every_epoch_kept(epochs, tmp_path):
+    f = ObsFile(tmp_path, "TEST00XXX", _header_fn, span_s=900, interval_s=1.0, compress=True)
+    for o in epochs:
+        f.add(o)
+    f.close()
+    names = [p.relative_to(tmp_path).as_posix() for p in f.closed_files]
+    assert names == ["2024/231/TEST00XXX_S_20242312100_15M_01S_MO.crx.gz",
+                     "2024/231/TEST00XXX_S_20242312115_15M_01S_MO.crx.gz"]
+    times = np.concatenate([read_obs(p).time_gps_s for p in f.closed_files])
+    np.testing.assert_allclose(times, [o.time.seconds for o in epochs])
+    assert not list(tmp_path.rglob("*.part"))
+
+
+def test_decimation_to_30s(epochs, tmp_path):
+    f = ObsFile(tmp_path, "TEST00XXX", _header_fn, span_s=86400, interval_s=30.0, compress=False)
+    for o in epochs:
+        f.add(o)
+    out = f.close()
+    d = read_obs(out)
+    assert all(t % 30 == 0 for t in d.time_gps_s) and len(d.time_gps_s) == 5  # 21:14:30 .. 21:16:30
+    assert d.header.interval_s == 30.0
+
+
+def test_new_signal_mid_file_keeps_records(epochs, tmp_path):
+    f = ObsFile(tmp_path, "TEST00XXX", _header_fn, span_s=3600, interval_s=1.0, compress=False)
+    first = epochs[0]
+    keep = np.array([s[0] == "G" for s in first.obs.sat.tolist()]) if hasattr(first, "obs") else \
+        np.array([s[0] == "G" for s in first.sat.tolist()])
+    gps_only = dataclasses.replace(first, **{k: getattr(first, k)[keep] for k in
+                                             ("sat", "sig", "pr_m", "cp_cyc", "dop_hz", "cn0_dbhz", "lli", "lock_s")})
+    f.add(gps_only)  # the file starts with GPS only; the other systems appear at the next epoch
+    for o in epochs[1:10]:
+        f.add(o)
+    out = f.close()
+    d = read_obs(out)
+    assert set(d.header.obs_types) == {"G", "R", "E", "C"}
+    assert {s[0] for s in d.sat[d.epoch_idx == 0]} == {"G"}
+    rows0 = d.epoch_idx == 0
+    np.testing.assert_allclose(np.sort(d.pr_m[rows0][np.isfinite(d.pr_m[rows0])]),
+                               np.sort(gps_only.pr_m[np.isfinite(gps_only.pr_m)]), atol=5e-4)
+    assert len(d.time_gps_s) == 10
+
+
+def test_recover_cuts_partial_epoch(epochs, tmp_path):
+    f = ObsFile(tmp_path, "TEST00XXX", _header_fn, span_s=3600, interval_s=1.0, compress=True)
+    for o in epochs[:20]:
+        f.add(o)
+    f.flush()
+    part = f.part
+    f._fh.close()  # simulate a crash: the file object is gone, nothing finalised
+    data = part.read_bytes()
+    part.write_bytes(data[: len(data) - 500])  # the last epoch is cut in the middle
+    assert cut_to_whole_epochs(part.read_bytes()).count(b"\n> ") == 19  # 20 written, the last one cut
+    made = recover(tmp_path)
+    assert len(made) == 1 and made[0].name.endswith("_01H_01S_MO.crx.gz") and not part.exists()
+    d = read_obs(made[0])
+    np.testing.assert_allclose(d.time_gps_s, [o.time.seconds for o in epochs[:19]])
+    assert gzip.decompress(made[0].read_bytes()).startswith(b"3.0")  # CRINEX 3 inside the gzip
