@@ -58,6 +58,9 @@ DATASETS = [
     ("ESBC 2020-177", dt.datetime(2020, 6, 25), ["nav-solutions-data/NAV/V3/ESBC00DNK_R_20201770000_01D_MN.rnx.gz"],
      ["nav-solutions-data/SP3/C/GRG0MGXFIN_20201770000_01D_15M_ORB.SP3.gz"],
      ["nav-solutions-data/CLK/V3/GRG0MGXFIN_20201770000_01D_30S_CLK.CLK.gz"], None, 24),
+    ("ESBC 2020-177 vs IAC SP3 (SP3 clocks)", dt.datetime(2020, 6, 25),
+     ["nav-solutions-data/NAV/V3/ESBC00DNK_R_20201770000_01D_MN.rnx.gz"],
+     ["nav-solutions-data/SP3/D/Sta21114.sp3.gz"], None, None, 24),
 ]
 
 
@@ -185,7 +188,7 @@ def main() -> None:
     data = Path(a.data)
     for ds in DATASETS:
         compare(data, *ds, step_s=a.step)
-    ds = DATASETS[-1]
+    ds = DATASETS[-2]
     compare(data, ds[0] + " Galileo F/NAV (E1/E5a clocks)", *ds[1:], step_s=a.step,
             prefer={"E": ("FNAV",)})
     print("\nsat_state cost (one call per epoch, 30 satellites):")

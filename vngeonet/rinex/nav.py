@@ -190,7 +190,7 @@ def _read_bytes_fallback(path):
 
 
 def parse_float(s: str) -> float:
-    """A RINEX floating-point field: ``D``/``d`` exponents, blank -> NaN.
+    """A RINEX floating-point field: ``D``/``d`` exponents, embedded blanks ignored, blank -> NaN.
 
     >>> parse_float(" 0.123D+01"), parse_float("   ")
     (1.23, nan)
@@ -198,7 +198,8 @@ def parse_float(s: str) -> float:
     s = s.strip()
     if not s:
         return NAN
-    return float(s.replace("D", "E").replace("d", "e"))
+    # Fortran list-free reads ignore blanks inside a numeric field (BN editing)
+    return float(s.replace(" ", "").replace("D", "E").replace("d", "e"))
 
 
 def _values(line: str, start: int, n: int, width: int = 19) -> list[float]:
@@ -210,9 +211,10 @@ def _values(line: str, start: int, n: int, width: int = 19) -> list[float]:
         return out
     except ValueError:
         pass
-    found = [float(m.replace("D", "E").replace("d", "e")) for m in _FLOAT_RE.findall(line[start:])]
-    if not found:
-        raise ValueError(f"no numeric field in {line[start:]!r}")
+    tokens = _FLOAT_RE.findall(line[start:])
+    if not tokens or "".join(tokens) != "".join(line[start:].split()):
+        raise ValueError(f"unreadable numeric fields in {line[start:].rstrip()!r}")
+    found = [float(m.replace("D", "E").replace("d", "e")) for m in tokens]
     return (found + [NAN] * n)[:n]
 
 
@@ -372,12 +374,13 @@ class _NavParser:
             i = j
 
     def _record_values(self, rec: list[str], i: int, first_col: int, cont_col: int) -> list[float]:
+        k = 0
         try:
             vals = _values(rec[0], first_col, 3)
-            for line in rec[1:]:
+            for k, line in enumerate(rec[1:], start=1):
                 vals.extend(_values(line, cont_col, 4))
         except ValueError as err:
-            raise self.error(f"unreadable navigation record: {err}", i + 1) from err
+            raise self.error(f"unreadable navigation record: {err}", i + 1 + k) from err
         return vals
 
     def _eph_record(self, rec: list[str], i: int, rtype: str) -> None:
