@@ -443,7 +443,7 @@ def _synthetic_epoch(nsat=30, sigs=("1C", "2W", "2L", "5Q"), t=GPSTime(2300, 360
             cp.append(r / wl + rng.uniform(-3, 3) + cp_shift)
             dop.append(-rate / wl + rng.uniform(-0.5, 0.5))
             cn0.append(rng.uniform(30, 50))
-            lli.append(2 if i == 3 else 0)
+            lli.append(2 if i == 3 else (1 if i == 4 else 0))
             lock.append(rng.uniform(0, 2000))
     f = np.array
     return ObsEpoch(t, "TEST", f(sat, "<U3"), f(sig, "<U2"), f(pr), f(cp), f(dop), f(cn0), f(lli, np.uint8),
@@ -462,6 +462,8 @@ def test_encode_obs_splits_over_64_cells():
     assert sat.tolist() == e.sat.tolist()
     hc = np.concatenate([o.half_cycle for o in out])
     assert hc.tolist() == (e.lli == 2).tolist()
+    lk = np.concatenate([o.lock_s for o in out])
+    assert np.all(lk[e.lli == 1] == 0.0) and np.all(lk <= e.lock_s)
     pr = np.concatenate([o.pr_m for o in out])
     assert np.max(np.abs(pr - e.pr_m)) < 0.3e-3
 

@@ -483,7 +483,10 @@ def encode_msm_obs(epoch: ObsEpoch, system: str, msm: int, station_id: int, *, i
     lie far from the pseudorange; it is then shifted by an integer number of
     cycles to the pseudorange (RTCM 10403.3 DF401/DF406 note: the phase-range
     is re-initialised by whole cycles) and that signal's lock-time indicator
-    is reset to 0 so that rovers see the discontinuity.  With
+    is reset to 0 so that rovers see the discontinuity (as it is for rows with
+    RINEX LLI bit 0, loss of lock).  Lock times are sent as the largest
+    indicator whose minimum lock time does not exceed ``lock_s``; LLI bit 1
+    (half-cycle ambiguity) becomes DF420.  With
     ``cp_offset_cyc`` the shift is remembered and reused while it still fits,
     so continuous tracking stays continuous.  Satellites are split over
     several messages (DF393 = 1 on all but the last) so that no message has
@@ -568,9 +571,8 @@ def _encode_group(epoch, system, msm, station_id, rows, multiple, head_common, g
     rk = np.where(ok, np.round(np.nan_to_num(rough) * 1024.0), 0).astype(np.int64)
     sat_raw[:, 0] = np.where(ok, rk // 1024, 255)
     sat_raw[:, 2] = np.where(ok, rk % 1024, 0)
-    if system == "R" and msm == 7:
-        sat_raw[:, 1] = [glo.get(sat_name("R", p), 8) + 7 if sat_name("R", p) in glo else 15
-                         for p in prn_list]
+    if system == "R" and msm == 7:  # DF419 = k + 7; 15 (reserved value) where k is unknown
+        sat_raw[:, 1] = [glo[sat_name("R", p)] + 7 if sat_name("R", p) in glo else 15 for p in prn_list]
     rough_c = (rk / 1024.0)[sat_idx]
     cell_raw = np.zeros((len(rows), 6), dtype=np.int32)
     pr_sc, pr_bits, cp_sc, cp_bits = _FINE[msm]
@@ -581,7 +583,8 @@ def _encode_group(epoch, system, msm, station_id, rows, multiple, head_common, g
     cell_raw[:, 1] = _fine(cp_cyc * wl / RANGE_MS - rough_c, cp_sc, cp_bits)
     table = _k.LOCK_DF407_S if msm == 7 else _k.LOCK_DF402_S
     lock = _lock_indicator(epoch.lock_s[r], table)
-    cell_raw[:, 2] = np.where(reset, 0, lock)
+    lost = (epoch.lli[r] & 1) != 0  # RINEX LLI bit 0: lock lost since the previous epoch
+    cell_raw[:, 2] = np.where(reset | lost, 0, lock)
     cell_raw[:, 3] = (epoch.lli[r] & 2) != 0
     cn0 = epoch.cn0_dbhz[r]
     scale, top = (16.0, 1023) if msm == 7 else (1.0, 63)
