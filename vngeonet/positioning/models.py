@@ -194,7 +194,8 @@ F_L1_HZ = 1575.42e6
 F_B1I_HZ = 1561.098e6
 
 
-def iono_broadcast(system, freq_hz, iono: dict, lat_rad, lon_rad, az_rad, el_rad, tow_s):
+def iono_broadcast(system, freq_hz, iono: dict, lat_rad, lon_rad, az_rad, el_rad, tow_s,
+                   err_ratio: float = 0.5):
     """Broadcast ionospheric delay (m) and variance (m^2) per observation.
 
     Model per system letter (array ``system`` of single characters):
@@ -203,8 +204,8 @@ def iono_broadcast(system, freq_hz, iono: dict, lat_rad, lon_rad, az_rad, el_rad
     ``"BDSA"``/``"BDSB"``.  When a system's coefficients are missing the other
     family is used (Galileo included: NeQuick-G is not implemented), and with
     none at all the delay is 0 with a variance of (5 m)^2.  Delays scale with
-    ``(f_ref / freq_hz)^2``; the variance is ``(0.5 I)^2`` (Klobuchar removes
-    roughly half of the delay).
+    ``(f_ref / freq_hz)^2``; the variance is ``(err_ratio I)^2`` (Klobuchar
+    removes roughly half of the delay, hence the default 0.5).
 
     Parameters
     ----------
@@ -238,7 +239,7 @@ def iono_broadcast(system, freq_hz, iono: dict, lat_rad, lon_rad, az_rad, el_rad
         else:
             d = klobuchar_gps(*coeffs, *sel, t) * (F_L1_HZ / freq_hz[mask]) ** 2
         out[mask] = d
-        var[mask] = (0.5 * d) ** 2
+        var[mask] = (err_ratio * d) ** 2
     return out, var
 
 

@@ -68,6 +68,16 @@ SIGNAL_PRIORITY: dict[str, tuple[tuple[str, ...], ...]] = {
     "S": (("1C",), ("5I", "5X"), ()),
 }
 
+# Systems that use the ionosphere-free combination in "auto" mode even when
+# Klobuchar coefficients exist.  Galileo I/NAV (F/NAV) clocks are defined for
+# the E1/E5b (E1/E5a) combination itself, so it is bias-free; the GPS LNAV clock
+# refers to P(Y) L1/L2, so C/A + L2 combinations carry the P1-C1 (or L2C ISC)
+# biases amplified 2.5x, and semi-codeless L2 is receiver-dependent; BeiDou B1I/B3I
+# combinations were measured noisier than B1I with the model (NYA1 2024-124:
+# Galileo-only 0.26/0.68 m H/V RMS combined vs 0.59/1.63 m with the model; GPS
+# 0.86/2.02 vs 0.68/1.31; BeiDou 2.32/7.80 vs 0.91/2.60).
+IFLC_WITH_MODEL = ("E",)
+
 # Code noise factor per system (RTKLIB-like error factors: GLONASS and SBAS noisier).
 EFACT = {"G": 1.0, "R": 1.5, "E": 1.0, "C": 1.0, "J": 1.0, "I": 1.5, "S": 3.0}
 
@@ -101,11 +111,13 @@ class SPPOptions:
     elev_mask_deg : float
         Elevation mask.
     iono : {"auto", "iflc", "broadcast", "none"}
-        ``"auto"``: primary code with the broadcast Klobuchar model when the
-        navigation data carry coefficients, else the ionosphere-free
-        combination where a satellite has two codes (primary code with an
-        inflated variance elsewhere); ``"iflc"``: only satellites with two
-        codes; ``"broadcast"``: primary code with the broadcast model.
+        ``"auto"``: when the navigation data carry Klobuchar coefficients,
+        Galileo uses the ionosphere-free combination (see ``IFLC_WITH_MODEL``)
+        and the other systems the primary code with the broadcast model;
+        without coefficients, every satellite with two codes uses the
+        combination (primary code with an inflated variance elsewhere).
+        ``"iflc"``: only satellites with two codes; ``"broadcast"``: primary
+        code with the broadcast model everywhere.
     tropo : bool
         Apply Saastamoinen + Niell.
     weight : {"elev", "snr", "equal"}
@@ -144,6 +156,7 @@ class SPPOptions:
     tol_m: float = 1e-4
     smooth: bool = True
     smooth_window: int = 120
+    iono_err_ratio: float = 0.5
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -521,8 +534,10 @@ def _corrected_codes(sel: _Sel, geo: dict, opt: SPPOptions, has_model: bool) -> 
     single = np.isfinite(pc[:, 0])
     if opt.iono == "iflc":
         single = np.zeros(m, bool)
-    elif opt.iono in ("broadcast", "none") or (opt.iono == "auto" and has_model):
+    elif opt.iono in ("broadcast", "none"):
         have_if = np.zeros(m, bool)
+    elif opt.iono == "auto" and has_model:
+        have_if &= np.isin(sel.sys, list(IFLC_WITH_MODEL))
     use_if = have_if
     y1 = np.where(use_if, pif, pc[:, 0])
     ok = geo["ok"] & (use_if | single) & np.isfinite(y1)
@@ -606,7 +621,7 @@ def _final_obs(sel, geo, obsm, el, az, lat, lon, h, t_ep, iono, opt):
         if single.any():
             tow = np.mod(t[single], 604800.0)
             d, v = models.iono_broadcast(sel.sys[single], obsm["f0"][single], iono, lat[single],
-                                         lon[single], az[single], el[single], tow)
+                                         lon[single], az[single], el[single], tow, opt.iono_err_ratio)
             y[single] -= d
             var_i[single] = v
     var_t = np.zeros(len(y))
