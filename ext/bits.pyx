@@ -94,15 +94,32 @@ def getbits(buf, Py_ssize_t pos, int n):
     return _kind(_get(p, pos, n), n, 1)
 
 
+cdef cnp.ndarray _as_array(obj, int typenum):
+    """``obj`` as a C-contiguous 1-D array of ``typenum`` (no copy when it already is one)."""
+    cdef cnp.ndarray a
+    if (type(obj) is cnp.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>obj) == typenum
+            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>obj) and cnp.PyArray_NDIM(<cnp.ndarray>obj) == 1
+            and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>obj)):
+        return <cnp.ndarray>obj
+    a = np.ascontiguousarray(obj, dtype=cnp.PyArray_DescrFromType(typenum))
+    if cnp.PyArray_NDIM(a) != 1:
+        raise ValueError("field arrays must be one-dimensional")
+    return a
+
+
 def unpack_fields(buf, Py_ssize_t pos, widths, kinds):
     """Read consecutive bit fields; returns ``(values int64 (n,), end_bit)`` (see the twin)."""
-    cdef const int32_t[::1] w = np.ascontiguousarray(widths, dtype=np.int32)
-    cdef const uint8_t[::1] k = np.ascontiguousarray(kinds, dtype=np.uint8)
-    cdef Py_ssize_t nf = w.shape[0], i, total = 0, nbytes, p
+    cdef cnp.ndarray wa = _as_array(widths, cnp.NPY_INT32)
+    cdef cnp.ndarray ka = _as_array(kinds, cnp.NPY_UINT8)
+    cdef const int32_t* w = <const int32_t*>cnp.PyArray_DATA(wa)
+    cdef const uint8_t* k = <const uint8_t*>cnp.PyArray_DATA(ka)
+    cdef Py_ssize_t nf = cnp.PyArray_DIM(wa, 0), i, total = 0, nbytes, p
+    cdef cnp.npy_intp dims[1]
     cdef bytes b
     cdef const unsigned char* d
+    cdef int64_t* o
     cdef int wi
-    if k.shape[0] != nf:
+    if cnp.PyArray_DIM(ka, 0) != nf:
         raise ValueError("widths and kinds differ in length")
     for i in range(nf):
         wi = w[i]
@@ -114,8 +131,9 @@ def unpack_fields(buf, Py_ssize_t pos, widths, kinds):
     d = <const unsigned char*>PyBytes_AS_STRING(b)
     if pos < 0 or pos + total > nbytes * 8:
         raise IndexError(f"bit fields {pos}+{total} beyond {nbytes * 8} bits")
-    out = np.empty(nf, dtype=np.int64)
-    cdef int64_t[::1] o = out
+    dims[0] = nf
+    out = cnp.PyArray_EMPTY(1, dims, cnp.NPY_INT64, 0)
+    o = <int64_t*>cnp.PyArray_DATA(out)
     p = pos
     with nogil:
         for i in range(nf):
@@ -145,14 +163,17 @@ cdef inline void _put(unsigned char* d, Py_ssize_t pos, int n, uint64_t v) noexc
 
 def pack_fields(values, widths, kinds):
     """Write consecutive bit fields, MSB first, zero-padded to whole bytes (see the twin)."""
-    cdef const int64_t[::1] v = np.ascontiguousarray(values, dtype=np.int64)
-    cdef const int32_t[::1] w = np.ascontiguousarray(widths, dtype=np.int32)
-    cdef const uint8_t[::1] k = np.ascontiguousarray(kinds, dtype=np.uint8)
-    cdef Py_ssize_t nf = w.shape[0], i, total = 0, pos = 0
+    cdef cnp.ndarray va = _as_array(values, cnp.NPY_INT64)
+    cdef cnp.ndarray wa = _as_array(widths, cnp.NPY_INT32)
+    cdef cnp.ndarray ka = _as_array(kinds, cnp.NPY_UINT8)
+    cdef const int64_t* v = <const int64_t*>cnp.PyArray_DATA(va)
+    cdef const int32_t* w = <const int32_t*>cnp.PyArray_DATA(wa)
+    cdef const uint8_t* k = <const uint8_t*>cnp.PyArray_DATA(ka)
+    cdef Py_ssize_t nf = cnp.PyArray_DIM(wa, 0), i, total = 0, pos = 0
     cdef int n, kd
     cdef int64_t x
     cdef uint64_t u, mag
-    if v.shape[0] != nf or k.shape[0] != nf:
+    if cnp.PyArray_DIM(va, 0) != nf or cnp.PyArray_DIM(ka, 0) != nf:
         raise ValueError("values, widths and kinds differ in length")
     for i in range(nf):
         if w[i] < 0 or w[i] > 64:

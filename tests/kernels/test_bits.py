@@ -125,3 +125,19 @@ def test_twin_and_compiled_identical():
         if pos + n <= len(buf) * 8:
             assert cy.getbitu(buf, pos, n) == py.getbitu(buf, pos, n)
             assert cy.getbits(buf, pos, n) == py.getbits(buf, pos, n)
+
+
+@pytest.mark.parametrize("impl", impl_param("bits"))
+def test_array_like_field_specs(impl):
+    k = kernels.get("bits", impl)
+    buf = bytes(range(1, 20))
+    widths = np.array([7, 13, 1, 30, 11], np.int32)
+    kinds = np.array([0, 1, 2, 1, 0], np.uint8)
+    want, end = k.unpack_fields(buf, 5, widths, kinds)
+    for w, kd in ((widths.astype(">i4"), kinds), (list(widths), list(kinds)),
+                  (widths.astype(np.int64), kinds.astype(np.int16)), (widths[::-1][::-1].copy(), kinds)):
+        got, e = k.unpack_fields(buf, 5, w, kd)
+        assert got.dtype == np.int64 and got.tolist() == want.tolist() and e == end
+        assert k.pack_fields(list(want), w, kd) == k.pack_fields(want, widths, kinds)
+    strided = np.repeat(widths, 2)[::2]
+    assert k.unpack_fields(buf, 5, strided, kinds)[0].tolist() == want.tolist()
