@@ -255,7 +255,7 @@ HAND = [
     KeplerEphemeris("C23", GPSTime(2312, 7214.0), GPSTime(2312, 7214.0), 956, 7200.0, 7200.0,
                     5282.6, 0.0005, 0.96, -0.3, 1.2, -2.9, 3.9e-9, 2.1e-10, -6.7e-9, 1.9e-6,
                     8.8e-6, 160.0, 30.0, 2.2e-8, -1.5e-8, 4.4e-4, 1.3e-11, 0.0, 2.4e-9, -1.1e-9,
-                    iode=1, iodc=1, health=0, accuracy_m=2.0),
+                    iode=1, iodc=1, health=0, accuracy_m=2.0, fit_interval_h=2.0),
     KeplerEphemeris("J02", GPSTime(2312, 7200.0), GPSTime(2312, 7200.0), 2312, 7200.0, 7200.0,
                     6493.0, 0.075, 0.72, 2.4, -1.6, 0.4, 2.9e-9, 4.1e-10, -2.7e-9, -3.0e-6,
                     1.1e-5, -100.0, 420.0, 1.2e-6, -7.0e-7, -3.4e-4, 3.3e-12, 0.0, -5.6e-9,
@@ -407,3 +407,40 @@ def test_unsupported_inputs():
         from_ephemeris(dataclasses.replace(HAND[0], sat="S20"))
     with pytest.raises(OverflowError):
         from_ephemeris(dataclasses.replace(HAND[2], iode=40))  # BeiDou AODE has 5 bits
+
+
+def test_galileo_napa_and_beidou_fit_follow_the_rinex_reader():
+    napa = dataclasses.replace(HAND[1], accuracy_m=float("nan"))
+    m = from_ephemeris(napa)
+    assert m.field(286) == 255 and math.isnan(m.eph.accuracy_m) and m.eph.extra == {"napa": True}
+    assert from_ephemeris(HAND[1]).eph.extra == {}
+    assert from_ephemeris(HAND[2]).eph.fit_interval_h == 2.0
+
+
+@pytest.mark.parametrize("rel", [
+    "georinex/BRDM00DLR_R_20130010000_01D_MN.rnx",
+    "nav-solutions-data/NAV/V3/CBW100NLD_R_20210010000_01D_MN.rnx",
+    "georinex/BRDC00IGS_R_20201360000_01D_MN.rnx",
+])
+def test_rinex_ephemerides_encode_and_decode_back(rel):
+    """RINEX -> RTCM path: every G/R/E/C/J ephemeris of a real RINEX nav file survives
+    from_ephemeris -> payload -> decode within the field resolutions."""
+    from tests.conftest import data_path
+
+    nav = pytest.importorskip("vngeonet.rinex.nav")
+    ephs = [e for e in nav.read_nav([data_path(rel)]).ephemerides if e.sat[0] in "GRECJI"]
+    assert ephs
+    for e in ephs:
+        m = from_ephemeris(e, ctx=DecodeContext(approx_time=e.toe))
+        back = DECODERS[m.msg_type](ENCODERS[EphemerisMessage](m),
+                                    DecodeContext(approx_time=e.toe)).eph
+        assert back.sat == e.sat and back.toe == e.toe
+        for f in dataclasses.fields(e):
+            a, b = getattr(e, f.name), getattr(back, f.name)
+            if f.name in ("extra", "source", "accuracy_m", "fit_interval_h") or (
+                    isinstance(a, float) and math.isnan(a)):
+                continue  # accuracy/fit are re-expressed on the broadcast index scales
+            if isinstance(a, (float, tuple)):
+                assert b == pytest.approx(a, rel=1e-3, abs=1e-8), (e.sat, f.name)
+            else:
+                assert b == a, (e.sat, f.name)

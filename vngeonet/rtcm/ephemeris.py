@@ -25,7 +25,8 @@ Conventions
   available; the channel k = DF040 - 7 goes to ``ctx.glo_channels``.
 * Accuracy: GPS/QZSS/BeiDou/NavIC URA index -> nominal metres
   (IS-GPS-200 §20.3.3.3.1.3; index 15 -> NaN); Galileo SISA index -> metres
-  (Galileo OS SIS ICD §5.1.11; 255 = NAPA -> NaN).
+  (Galileo OS SIS ICD §5.1.11; 255 = NAPA -> NaN and ``eph.extra["napa"]``,
+  as the RINEX reader does).
 * Health: GPS/QZSS 6-bit word, BeiDou SatH1, NavIC (L5 flag << 1 | S flag),
   Galileo in the RINEX 3 bit layout (bit 0 E1-B DVS, bits 1-2 E1-B HS,
   bit 3 E5a DVS, bits 4-5 E5a HS, bit 6 E5b DVS, bits 7-8 E5b HS).
@@ -198,7 +199,7 @@ def _health(msg_type: int, v: list, ix: dict) -> int:
 
 
 def _fit_interval_h(msg_type: int, v: list, ix: dict) -> float:
-    """Curve-fit interval: IS-GPS-200 §20.3.4.4 (GPS), IS-QZSS (2 h / more); 4 h otherwise."""
+    """Curve-fit interval: IS-GPS-200 §20.3.4.4 (GPS), IS-QZSS (2 h / more), BeiDou 2 h, else 4 h."""
     if msg_type == 1019:
         if not v[ix[137]]:
             return 4.0
@@ -216,7 +217,7 @@ def _fit_interval_h(msg_type: int, v: list, ix: dict) -> float:
         return 98.0 if iodc == 757 else 6.0
     if msg_type == 1044:
         return 4.0 if v[ix[457]] else 2.0
-    return 4.0
+    return 2.0 if msg_type == 1042 else 4.0  # BeiDou: hourly updates (as vngeonet.rinex.nav)
 
 
 def _source(msg_type: int, prn: int) -> str:
@@ -320,10 +321,12 @@ def _decode_kepler(payload: bytes, ctx, msg_type: int) -> EphemerisMessage:
     week, toe, toc, resolved = _resolve_kepler(spec, week_raw, r[0], r[1], ctx)
     sat = f"{spec.system}{prn:02d}"
     acc = sisa_m(acc_i) if spec.system == "E" else URA_M[acc_i]
-    eph = _new_kepler(
-        sat, toe, toc, week, r[0], r[1], *r[2:], iode, iodc, _health(msg_type, v, c.index),
-        acc, _fit_interval_h(msg_type, v, c.index), _source(msg_type, prn),
-    )
+    args = (sat, toe, toc, week, r[0], r[1], *r[2:], iode, iodc, _health(msg_type, v, c.index),
+            acc, _fit_interval_h(msg_type, v, c.index), _source(msg_type, prn))
+    if acc_i == 255 and spec.system == "E":  # SISA "no accuracy prediction available"
+        eph = _new_kepler(*args, {"napa": True})
+    else:
+        eph = _new_kepler(*args)
     vals.flags.writeable = False
     return EphemerisMessage(msg_type, sat, eph, vals, resolved)
 
