@@ -117,9 +117,10 @@ def decode_arp(payload: bytes, ctx=None, msg_type: int | None = None) -> Station
         msg_type = 1006 if _payload_type(payload, 1005) == 1006 else 1005
     lay = layout(msg_type)
     v = lay.unpack(payload, msg_type, source=_source(ctx)).tolist()
-    xyz = (v[6] * 1e-4, v[9] * 1e-4, v[11] * 1e-4)
+    # Dividing by the exact 10^4 gives the double nearest the decimal value (0.0001 m steps).
+    xyz = (v[6] / 1e4, v[9] / 1e4, v[11] / 1e4)
     return StationARP(
-        msg_type, v[0], xyz, v[12] * 1e-4 if msg_type == 1006 else None,
+        msg_type, v[0], xyz, v[12] / 1e4 if msg_type == 1006 else None,
         v[1], bool(v[2]), bool(v[3]), bool(v[4]), bool(v[5]), bool(v[7]), v[10], v[8],
     )
 
@@ -465,7 +466,7 @@ def decode_1230(payload: bytes, ctx=None) -> GlonassCodePhaseBias:
     n = bin(mask).count("1")
     vals = layout((423,) * n).unpack(payload, 1230, pos=32, source=_source(ctx)).tolist()
     it = iter(vals)
-    biases = tuple(next(it) * 0.02 if mask >> (3 - i) & 1 else _NAN for i in range(4))
+    biases = tuple(next(it) / 50.0 if mask >> (3 - i) & 1 else _NAN for i in range(4))  # 0.02 m
     return GlonassCodePhaseBias(sid, bool(ind), biases, res)
 
 
