@@ -43,6 +43,7 @@ def test_scan_json_ntrip(capsys):
     assert "1C" in r["systems"]["G"]["signals"]
     # The date comes from the stream itself (1013 / ephemerides): epochs resolve.
     assert r["time_span"]["start"].startswith("2024-08-18")
+    assert r["approx_time"]["from"] == "stream"
     assert r["time_span"]["duration_s"] > 0
     rates = {t["type"]: t["rate_hz"] for t in r["types"]}
     assert rates[1077] == pytest.approx(33 / r["time_span"]["duration_s"], rel=1e-3)
@@ -66,6 +67,7 @@ def test_scan_date_option_resolves_epochs(capsys):
     assert r["time_span"]["start"] is not None
     assert 150 <= r["time_span"]["duration_s"] <= 160
     assert r["unresolved_obs_messages"] == 0
+    assert r["approx_time"] == {"time": "2021-04-17T12:00:00.000", "from": "--date"}
 
 
 def test_decode_jsonl_every_message(capsys):

@@ -217,6 +217,8 @@ def scan_bytes(data: bytes, name: str, date=None, progress: bool = False) -> dic
     from vngeonet.rtcm.decode import DecodeStats, decode_stream
 
     ctx = make_context(data, name, date)
+    approx = {"time": _iso(ctx.approx_time),
+              "from": "--date" if date is not None else ("stream" if ctx.approx_time else None)}
     stats = DecodeStats()
     summary = ScanSummary()
     t0 = last = time.monotonic()
@@ -227,7 +229,7 @@ def scan_bytes(data: bytes, name: str, date=None, progress: bool = False) -> dic
             _show_progress(name, stats, last - t0)
     if progress:
         sys.stderr.write("\n")
-    report = {"file": name, "bytes": len(data), "approx_time": _iso(ctx.approx_time)}
+    report = {"file": name, "bytes": len(data), "approx_time": approx}
     report.update(summary.report(stats))
     report["decode_s"] = round(time.monotonic() - t0, 3)
     return report
