@@ -8,8 +8,8 @@ Loopback only, bounded, stops by itself.  For each N (default 100, 1000,
    mountpoint and one rover account (password hashed with the production
    scrypt cost; rovers share it, the caster's verification cache does the rest);
 2. connects N NTRIP 1 rovers with Basic auth from ``--workers`` client processes
-   (separate processes, so the caster keeps a core to itself as far as 2 cores
-   allow);
+   (separate processes; ``--pin`` puts the caster alone on CPU 0 and the
+   rovers and the source on the other CPUs);
 3. pushes ``--epochs`` epochs of real RTCM frames (``SOURCE``, one write per
    epoch, 1 Hz) from ../shared/data (default ``pygnssutils/tests/ntrip_encode_none.bin``,
    ~1.9 KB per epoch: MSM7 x4 + ephemerides + 1006/1033);
@@ -55,6 +55,15 @@ DATA = Path(os.environ.get("VNGEONET_DATA", REPO.parent / "shared" / "data"))
 USER, PASSWORD = "bench", "bench-rover-pw"
 ADMIN, ADMIN_PW = "benchadmin", "bench-admin-pw"
 SOURCE_PW = "bench-source-pw"
+
+
+_PIN = {"caster": None, "clients": None}  # CPU sets, filled in main() unless --no-pin
+
+
+def _pin(role: str) -> None:
+    cpus = _PIN[role]
+    if cpus:
+        os.sched_setaffinity(0, cpus)
 
 
 def raise_nofile() -> int:
@@ -137,6 +146,7 @@ def rover_worker(wid: int, port: int, n: int, epochs: list, rate_per_s: float, o
     except ImportError:
         pass
     raise_nofile()
+    _pin("clients")
     asyncio.run(_rover_main(wid, port, n, epochs, rate_per_s, out_q, go_evt, deadline_s))
 
 
@@ -208,7 +218,7 @@ source_password = "{SOURCE_PW}"
     store.close()
     proc = subprocess.Popen([sys.executable, "-m", "vngeonet", "caster", "--config", str(tmp / "caster.toml")],
                             stderr=subprocess.PIPE, cwd=tmp, env=dict(os.environ, PYTHONPATH=str(REPO)),
-                            preexec_fn=raise_nofile)
+                            preexec_fn=lambda: (raise_nofile(), _pin("caster")))
     line = proc.stderr.readline().decode()
     m = re.search(r"listening on [\d.]+:(\d+)", line)
     if not m:
@@ -309,8 +319,15 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=4, help="rover client processes (default 4)")
     ap.add_argument("--rate", type=float, default=2000.0, help="rover connections per second (default 2000)")
     ap.add_argument("--data", default="pygnssutils/tests/ntrip_encode_none.bin", help="capture under VNGEONET_DATA")
+    ap.add_argument("--pin", action="store_true",
+                    help="pin the caster to CPU 0 and the rover/source processes to the other CPUs "
+                         "(helps on an idle machine, hurts when other work shares CPU 0)")
     args = ap.parse_args(argv)
     hard = raise_nofile()
+    cpus = sorted(os.sched_getaffinity(0))
+    if args.pin and len(cpus) >= 2:
+        _PIN["caster"], _PIN["clients"] = {cpus[0]}, set(cpus[1:])
+        _pin("clients")  # the source (this process) too
     ns = args.n or [100, 1000, 5000, 10000]
     epochs = load_epochs(DATA / args.data)
     while len(epochs) < args.epochs:
@@ -325,18 +342,21 @@ def main(argv=None) -> int:
     rate = sum(map(len, epochs)) / len(epochs)
     print(f"caster load benchmark: loop={loop}, cores={os.cpu_count()}, RLIMIT_NOFILE={hard}, "
           f"data={args.data}, {len(epochs)} epochs at 1 Hz, {rate:.0f} B/epoch, NTRIP 1 rovers, {args.workers} "
-          f"client processes")
+          f"client processes, pinning: caster {sorted(_PIN['caster'] or cpus)}, "
+          f"clients+source {sorted(_PIN['clients'] or cpus)}")
     print(f"{'N':>6} {'conn':>6} {'conn_s':>6} {'all frames':>10} {'ok':>6} {'p50 ms':>7} {'p99 ms':>7} "
-          f"{'max ms':>7} {'CPU %':>6} {'RSS MB':>7} {'peak MB':>7} {'drops':>6} {'slowdc':>6} {'fanout ms last/max':>18}")
+          f"{'max ms':>7} {'CPU %':>6} {'RSS MB':>7} {'peak MB':>7} {'drops':>6} {'slowdc':>6} {'fanout ms last/max':>18} {'load1':>5}")
     for n in ns:
         if n + 100 > hard:
             print(f"{n:>6} skipped: RLIMIT_NOFILE hard limit {hard}")
             continue
+        load_before = os.getloadavg()[0]
         r = run_one(n, epochs, args.workers, args.rate)
         print(f"{r['n']:>6} {r['connected']:>6} {r['connect_s']:>6.1f} {('yes' if r['all_frames'] else 'NO'):>10} "
               f"{r['ok_clients']:>6} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} "
               f"{r['cpu_pct']:>6.1f} {r['rss_mb']:>7.0f} {r['hwm_mb']:>7.0f} {r['dropped_frames']:>6} "
-              f"{r['slow_disconnects']:>6} {r['fanout_last_ms']:>8.1f}/{r['fanout_max_ms']:<8.1f}", flush=True)
+              f"{r['slow_disconnects']:>6} {r['fanout_last_ms']:>8.1f}/{r['fanout_max_ms']:<8.1f} "
+              f"{load_before:>5.1f}", flush=True)
     print("target: 10,000 rovers on 2 cores, all frames delivered, p99 <= 100 ms")
     print("peer: RTKLIB's built-in caster (str2str ntripc://) — at most 32 clients, NTRIP 1.0 only "
           "(published limit); at N = 32 this caster's figures are the N = 100 row or better")
