@@ -219,6 +219,9 @@ def _char_codes(a: np.ndarray, width: int) -> np.ndarray:
     return a.view(np.uint32).reshape(len(a), width)
 
 
+_LUT_CACHE: dict[str, np.ndarray] = {}
+
+
 def _priority_lut(systems: str) -> np.ndarray:
     """LUT[sys_char, band_char, attr_char] -> slot * 16 + rank (255 = unused)."""
     lut = np.full((128, 128, 128), 255, np.uint8)
@@ -252,13 +255,15 @@ def select_signals(ep, sat, sig, pr_m, cn0_dbhz, dop_hz, systems: str, cp_cyc=No
     ep = np.asarray(ep, np.int64)
     sc = _char_codes(sat, 3)
     gc = _char_codes(sig, 2)
-    ok = (sc[:, 0] < 128) & (gc[:, 0] < 128) & (gc[:, 1] < 128) & np.isfinite(pr_m) & (pr_m > 1e6)
-    code = np.full(len(ep), 255, np.uint8)
-    lut = _priority_lut(systems)
-    code[ok] = lut[sc[ok, 0], gc[ok, 0], gc[ok, 1]]
-    keep = np.flatnonzero(code != 255)
+    lut = _LUT_CACHE.get(systems)
+    if lut is None:
+        lut = _LUT_CACHE.setdefault(systems, _priority_lut(systems))
+    code = lut[np.minimum(sc[:, 0], 127), np.minimum(gc[:, 0], 127), np.minimum(gc[:, 1], 127)]
+    with np.errstate(invalid="ignore"):
+        keep = np.flatnonzero((code != 255) & (np.asarray(pr_m) > 1e6))
     ep, code = ep[keep], code[keep]
-    satnum = sc[keep, 0].astype(np.int64) * 1000 + (sc[keep, 1] - 48) * 10 + (sc[keep, 2] - 48)
+    sck = sc[keep]
+    satnum = sck[:, 0].astype(np.int64) * 1000 + (sck[:, 1] - 48) * 10 + (sck[:, 2] - 48)
     key = ep * 200000 + satnum
     new = np.empty(len(key), bool)
     new[:1] = True
@@ -266,15 +271,15 @@ def select_signals(ep, sat, sig, pr_m, cn0_dbhz, dop_hz, systems: str, cp_cyc=No
     gid = np.cumsum(new) - 1
     first = np.flatnonzero(new)
     m = len(first)
-    slot = code >> 4
-    rank = code & 15
+    # best (lowest rank) row per (group, slot): sort by group then code, take run heads
+    order = np.argsort(gid * 64 + code, kind="stable")
+    gk = gid[order] * 4 + (code[order] >> 4)
+    head = np.empty(len(order), bool)
+    head[:1] = True
+    head[1:] = gk[1:] != gk[:-1]
     pick = np.full((m, 3), -1, np.int64)
-    for s in range(3):
-        for r in range(int(rank.max(initial=0)) + 1):
-            rows = np.flatnonzero((slot == s) & (rank == r))
-            g = gid[rows]
-            free = pick[g, s] < 0
-            pick[g[free], s] = rows[free]
+    h = order[head]
+    pick[gid[h], code[h] >> 4] = h
     src = keep
     pr = np.full((m, 3), np.nan)
     cp = np.full((m, 3), np.nan)
@@ -393,7 +398,7 @@ def solve_spp(obs, store, iono: dict | None = None, options: SPPOptions | None =
     for a in range(0, max(n_ep, 1), step):
         b = min(n_ep, a + step)
         r0, r1 = np.searchsorted(ep_all, [a, b])
-        rows = np.arange(r0, r1)[good_ep[ep_all[r0:r1]]]
+        rows = slice(r0, r1) if good_ep[a:b].all() else np.arange(r0, r1)[good_ep[ep_all[r0:r1]]]
         parts.append(solve_rows(
             t_ep[a:b], ep_all[rows] - a, obs.sat[rows], obs.sig[rows], obs.pr_m[rows],
             obs.cn0_dbhz[rows], obs.dop_hz[rows], store, iono or {}, opt, glo, approx,
