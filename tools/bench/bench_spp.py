@@ -221,7 +221,8 @@ def speed(datasets, exe, tmp: Path, repeat: int = 2):
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rtklib", default=os.environ.get("RNX2RTKP") or shutil.which("rnx2rtkp"))
+    ap.add_argument("--rtklib", default=os.environ.get("RNX2RTKP") or shutil.which("rnx2rtkp"),
+                    help="path of rnx2rtkp (RTKLIB EX 2.5.1 built from rtklibexplorer/RTKLIB v2.5.1)")
     ap.add_argument("--only", nargs="*", help="data set name prefixes")
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--no-accuracy", action="store_true")

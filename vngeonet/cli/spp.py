@@ -22,8 +22,8 @@ def register(subparsers) -> None:
     p.add_argument("--weight", default="elev", choices=("elev", "snr", "equal"), help="code weighting")
     p.add_argument("--no-raim", action="store_true", help="disable fault detection and exclusion")
     p.add_argument("--ref", metavar="X,Y,Z|SINEX:STATION",
-                   help="reference marker: ECEF metres, or a SINEX file and station (propagated to the data epoch); "
-                   "the RINEX header antenna delta is added")
+                   help="reference marker: ECEF metres (write --ref=X,Y,Z when X is negative), or a SINEX "
+                   "file and station, propagated to the data epoch; the RINEX header antenna delta is added")
     p.add_argument("--out", metavar="FILE.pos", help="write an RTKLIB-readable .pos file")
     p.add_argument("--xyz", action="store_true", help=".pos in ECEF instead of lat/lon/height")
     p.add_argument("--json", action="store_true", help="write one JSON object per epoch to stdout")
@@ -82,8 +82,6 @@ def _reference(text: str, obs):
 
 
 def main(args) -> int:
-    import numpy as np
-
     from vngeonet.model import GlonassEphemeris
     from vngeonet.orbits.store import EphemerisStore
     from vngeonet.positioning import pos as posout
