@@ -148,3 +148,12 @@ def test_kepler_table_roundtrip_and_vectorised_equals_scalar(esbc):
         assert clk[i] == c
     assert tab[0, bc.SQRTA] == keps[0].sqrt_a
     assert np.isfinite(tab).all()
+
+
+def test_glonass_tb_resolves_to_toe(esbc):
+    """t_b (Moscow time of day) plus an approximate time gives back the full GPS toe."""
+    from vngeonet.gnss.time import glonass_tod_to_gps
+
+    for g in [e for e in esbc if e.sat[0] == "R"][::50]:
+        for off in (-11 * 3600.0, 0.0, 5000.0, 11 * 3600.0):
+            assert glonass_tod_to_gps(g.tb_s, g.toe + off) == g.toe

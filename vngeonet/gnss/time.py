@@ -195,3 +195,23 @@ def resolve_rollover(week_mod: int, bits: int, near: GPSTime, offset: int = 0) -
     if own - full > span // 2:
         full += span
     return full
+
+
+def glonass_tod_to_gps(tod_s: float, near: GPSTime) -> GPSTime:
+    """GPS time of a GLONASS time of day (Moscow time, e.g. ephemeris ``t_b``) closest to ``near``.
+
+    GLONASS messages carry only the time of day in GLONASST = UTC(SU) + 3 h
+    (GLONASS ICD 5.1 §3.3.3, t_b = 15 min x index; t_k); the day comes from
+    an approximate time ``near`` (GPS), taken within +-12 h.
+
+    >>> glonass_tod_to_gps(3 * 3600.0 + 900.0, GPSTime.from_datetime(_dt.datetime(2020, 6, 25, 0, 20)))
+    GPSTime(week=2111, tow_s=346518.0)
+    """
+    moscow = gps_to_utc(near) + _dt.timedelta(hours=3)
+    start = _dt.datetime(moscow.year, moscow.month, moscow.day)
+    best = start + _dt.timedelta(seconds=tod_s)
+    for k in (-1, 1):
+        cand = start + _dt.timedelta(days=k, seconds=tod_s)
+        if abs((cand - moscow).total_seconds()) < abs((best - moscow).total_seconds()):
+            best = cand
+    return glonass_to_gps(best)
