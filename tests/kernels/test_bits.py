@@ -64,7 +64,9 @@ def test_64_bit_and_sign_magnitude_edges(impl):
     k = kernels.get("bits", impl)
     widths = np.array([64, 64, 64, 1, 1, 2, 38, 38], np.int32)
     kinds = np.array([0, 1, 2, 1, 2, 2, 1, 1], np.uint8)
-    vals = np.array([-1, -(1 << 63), -((1 << 63) - 1), -1, 0, -1, -(1 << 37), (1 << 37) - 1], np.int64)
+    vals = np.array(
+        [-1, -(1 << 63), -((1 << 63) - 1), -1, 0, -1, -(1 << 37), (1 << 37) - 1], np.int64
+    )
     buf = k.pack_fields(vals, widths, kinds)
     got, end = k.unpack_fields(buf, 0, widths, kinds)
     np.testing.assert_array_equal(got, vals)
@@ -88,7 +90,9 @@ def test_bytes_like_inputs_and_offsets(impl):
     buf = bytes.fromhex("d300133ed00003b5964465b88637bbb352b774e1e579")
     for b in (buf, bytearray(buf), memoryview(buf), np.frombuffer(buf, np.uint8)):
         assert k.getbitu(b, 24, 12) == 1005
-        got, end = k.unpack_fields(b, 24, np.array([12, 12, 6], np.int32), np.array([0, 0, 0], np.uint8))
+        got, end = k.unpack_fields(
+            b, 24, np.array([12, 12, 6], np.int32), np.array([0, 0, 0], np.uint8)
+        )
         assert got.tolist() == [1005, 0, 0] and end == 54
     with pytest.raises(IndexError):
         k.getbitu(buf, -1, 4)
@@ -134,8 +138,12 @@ def test_array_like_field_specs(impl):
     widths = np.array([7, 13, 1, 30, 11], np.int32)
     kinds = np.array([0, 1, 2, 1, 0], np.uint8)
     want, end = k.unpack_fields(buf, 5, widths, kinds)
-    for w, kd in ((widths.astype(">i4"), kinds), (list(widths), list(kinds)),
-                  (widths.astype(np.int64), kinds.astype(np.int16)), (widths[::-1][::-1].copy(), kinds)):
+    for w, kd in (
+        (widths.astype(">i4"), kinds),
+        (list(widths), list(kinds)),
+        (widths.astype(np.int64), kinds.astype(np.int16)),
+        (widths[::-1][::-1].copy(), kinds),
+    ):
         got, e = k.unpack_fields(buf, 5, w, kd)
         assert got.dtype == np.int64 and got.tolist() == want.tolist() and e == end
         assert k.pack_fields(list(want), w, kd) == k.pack_fields(want, widths, kinds)

@@ -64,7 +64,7 @@ def test_scan_finds_frames_in_garbage(impl):
     k = kernels.get("crc24q", impl)
     rng = np.random.default_rng(20261123)
     data, truth = stream(rng, 60)
-    offs, lens, types, crc_fail, skipped, consumed = k.scan_frames(data, True)
+    offs, lens, types, _crc_fail, skipped, consumed = k.scan_frames(data, True)
     assert offs.dtype == np.int64 and lens.dtype == np.int32 and types.dtype == np.int32
     got = list(zip(offs.tolist(), lens.tolist(), types.tolist()))
     # Garbage may by chance contain a valid frame only with probability ~2^-24 per 0xD3.
@@ -97,9 +97,9 @@ def test_twin_and_compiled_identical():
 def test_scan_edge_cases(impl):
     k = kernels.get("crc24q", impl)
     for buf in (b"", b"\xd3", b"\xd3\x00", b"\xd3\x00\x00", b"\xd3\x00\x00\x00\x00"):
-        offs, lens, types, crc_fail, skipped, consumed = k.scan_frames(buf, False)
+        offs, _lens, _types, _crc_fail, skipped, consumed = k.scan_frames(buf, False)
         assert len(offs) == 0 and consumed == 0 and skipped == 0
-        offs, lens, types, crc_fail, skipped, consumed = k.scan_frames(buf, True)
+        offs, lens, types, _crc_fail, skipped, consumed = k.scan_frames(buf, True)
         assert len(offs) == 0 and consumed == len(buf) and skipped == len(buf)
     # Empty and one-byte payloads are frames too (message number 0 / 8 bits << 4).
     data = frame(b"") + frame(b"\xab")
@@ -113,10 +113,10 @@ def test_scan_undecided_tail_is_bounded(impl):
     good = frame(bytes(range(2, 100)))
     # A false candidate announcing 1023 bytes, with a real frame inside it.
     data = good + b"\xd3\x03\xff" + good + b"\x00" * 20
-    offs, lens, types, crc_fail, skipped, consumed = k.scan_frames(data, False)
+    offs, _lens, _types, _crc_fail, _skipped, consumed = k.scan_frames(data, False)
     assert offs.tolist() == [0] and consumed == len(good)
     assert len(data) - consumed < 1029
-    offs, lens, types, crc_fail, skipped, consumed = k.scan_frames(data, True)
+    offs, _lens, _types, crc_fail, skipped, consumed = k.scan_frames(data, True)
     assert offs.tolist() == [0, len(good) + 3]
     assert skipped == 23 and crc_fail == 0
 
@@ -129,7 +129,7 @@ def test_crc_failure_counting(impl):
     bad_reserved = bytearray(frame(bytes(range(3, 60)), reserved=5))
     bad_reserved[10] ^= 0x01
     good_reserved = frame(bytes(range(3, 60)), reserved=5)
-    offs, lens, types, crc_fail, skipped, consumed = k.scan_frames(
+    offs, _lens, _types, crc_fail, skipped, _consumed = k.scan_frames(
         bytes(bad) + bytes(bad_reserved) + good_reserved, True
     )
     # Only a plausible header (reserved bits zero) counts as a CRC failure; a valid CRC wins.

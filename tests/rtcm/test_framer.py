@@ -116,7 +116,9 @@ def test_interleaved_nmea_ubx_loses_nothing():
     data = path.read_bytes()
     framer = RTCMFramer()
     frames = feed_all(framer, data, [997])
-    assert dict(framer.stats.per_type) == {t: 158 for t in (1005, 1077, 1087, 1097, 1127, 1230, 4072)}
+    assert dict(framer.stats.per_type) == {
+        t: 158 for t in (1005, 1077, 1087, 1097, 1127, 1230, 4072)
+    }
     assert framer.stats.crc_failures == 0
     # Every byte is either in a frame or skipped NMEA/UBX.
     assert framer.stats.skipped_bytes + sum(len(f.raw) for f in frames) == len(data)

@@ -41,14 +41,16 @@ def garbage(draw):
             bit = draw(st.integers(0, len(f) * 8 - 1))
             f[bit >> 3] ^= 0x80 >> (bit & 7)
         return bytes(f)
-    return bytes((0xD3, draw(st.integers(0, 255)), draw(st.integers(0, 255)))) + draw(st.binary(max_size=200))
+    return bytes((0xD3, draw(st.integers(0, 255)), draw(st.integers(0, 255)))) + draw(
+        st.binary(max_size=200)
+    )
 
 
 def feed_in_chunks(data: bytes, cuts: list[int]):
     framer = RTCMFramer()
     out = []
     prev = 0
-    for c in sorted(set(min(c, len(data)) for c in cuts)) + [len(data)]:
+    for c in sorted({min(c, len(data)) for c in cuts}) + [len(data)]:
         out += framer.feed(data[prev:c])
         assert framer.pending < MAX_FRAME
         prev = c
@@ -68,11 +70,15 @@ def test_random_bytes_never_raise_and_chunking_is_invisible(data, cuts):
 
 
 @SETTINGS
-@given(st.lists(garbage(), min_size=1, max_size=4), frames(), st.lists(st.integers(0, 8000), max_size=10))
+@given(
+    st.lists(garbage(), min_size=1, max_size=4),
+    frames(),
+    st.lists(st.integers(0, 8000), max_size=10),
+)
 def test_valid_frame_after_garbage_is_found(junk, good, cuts):
     prefix = b"".join(junk)
     data = prefix + good + b"\x00" * 3
-    framer, got = feed_in_chunks(data, cuts)
+    _framer, got = feed_in_chunks(data, cuts)
     assert any(f.offset == len(prefix) and f.raw == good for f in got)
 
 

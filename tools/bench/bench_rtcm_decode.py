@@ -54,7 +54,11 @@ def data_dir() -> Path:
 
 
 def _is_http(data: bytes, name: str) -> bool:
-    return "chunked" in name or data[:5] in (b"HTTP/", b"ICY 2") or b"Transfer-Encoding: chunked" in data[:4096]
+    return (
+        "chunked" in name
+        or data[:5] in (b"HTTP/", b"ICY 2")
+        or b"Transfer-Encoding: chunked" in data[:4096]
+    )
 
 
 def build_corpus() -> tuple[bytes, bytes, dict]:
@@ -82,7 +86,12 @@ def build_corpus() -> tuple[bytes, bytes, dict]:
         parts += [f.raw for f in frames]
         msm += [f.raw for f in frames if f.msg_type in MSM7]
         used.append(r["file"])
-    desc = {"files_used": len(used), "files_skipped": skipped, "frames": len(parts), "msm7_frames": len(msm)}
+    desc = {
+        "files_used": len(used),
+        "files_skipped": skipped,
+        "frames": len(parts),
+        "msm7_frames": len(msm),
+    }
     return b"".join(parts), b"".join(msm), desc
 
 
@@ -161,8 +170,15 @@ def per_type_profile(base: bytes, top: int = 12) -> list[dict]:
         ns[f.msg_type] += clock() - t0
         count[f.msg_type] += 1
     total = sum(ns.values())
-    rows = [{"type": t, "messages": count[t], "us_per_msg": round(v / count[t] / 1e3, 2),
-             "share": round(v / total, 4)} for t, v in ns.most_common(top)]
+    rows = [
+        {
+            "type": t,
+            "messages": count[t],
+            "us_per_msg": round(v / count[t] / 1e3, 2),
+            "share": round(v / total, 4),
+        }
+        for t, v in ns.most_common(top)
+    ]
     return rows
 
 
@@ -188,16 +204,30 @@ def time_pyrtcm(data: bytes, repeat: int) -> dict:
 
 
 def _rates(n: int, nbytes: int, wall_s: float, cpu_s: float) -> dict:
-    return {"messages": n, "bytes": nbytes, "wall_s": round(wall_s, 4), "cpu_s": round(cpu_s, 4),
-            "msg_per_s": n / wall_s, "mb_per_s": nbytes / wall_s / 1e6,
-            "msg_per_cpu_s": n / cpu_s if cpu_s > 0 else float("nan")}
+    return {
+        "messages": n,
+        "bytes": nbytes,
+        "wall_s": round(wall_s, 4),
+        "cpu_s": round(cpu_s, 4),
+        "msg_per_s": n / wall_s,
+        "mb_per_s": nbytes / wall_s / 1e6,
+        "msg_per_cpu_s": n / cpu_s if cpu_s > 0 else float("nan"),
+    }
 
 
 def run_twin(n_mix: int, n_msm: int, repeat: int) -> dict:
     """Time the pure-Python twins in a subprocess (VNGEONET_PUREPYTHON=1)."""
     env = dict(os.environ, VNGEONET_PUREPYTHON="1")
-    cmd = [sys.executable, __file__, "--worker-twin", str(n_mix), str(n_msm), "--repeat", str(repeat)]
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=REPO)
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker-twin",
+        str(n_mix),
+        str(n_msm),
+        "--repeat",
+        str(repeat),
+    ]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=REPO, check=False)
     if res.returncode != 0:
         raise SystemExit(f"bench: twin worker failed:\n{res.stderr[-2000:]}")
     return json.loads(res.stdout)
@@ -207,20 +237,28 @@ def worker_twin(n_mix: int, n_msm: int, repeat: int) -> None:
     from vngeonet import kernels
 
     base, msm, _ = build_corpus()
-    out = {"backend": kernels.BACKEND,
-           "mix": time_ours(sample(base, n_mix), repeat),
-           "msm7": time_ours(sample(msm, n_msm), repeat)}
+    out = {
+        "backend": kernels.BACKEND,
+        "mix": time_ours(sample(base, n_mix), repeat),
+        "msm7": time_ours(sample(msm, n_msm), repeat),
+    }
     print(json.dumps(out))
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--target-mb", type=float, default=20.0, help="loop each corpus to at least this size")
+    ap.add_argument(
+        "--target-mb", type=float, default=20.0, help="loop each corpus to at least this size"
+    )
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement (best is kept)")
     ap.add_argument("--pyrtcm-msgs", type=int, default=3000, help="pyrtcm subset size (messages)")
-    ap.add_argument("--twin-msgs", type=int, default=3000, help="pure-Python twin subset size (messages)")
+    ap.add_argument(
+        "--twin-msgs", type=int, default=3000, help="pure-Python twin subset size (messages)"
+    )
     ap.add_argument("--no-twin", action="store_true", help="skip the pure-Python twin measurement")
-    ap.add_argument("--by-type", action="store_true", help="also print decode time per message type (mix)")
+    ap.add_argument(
+        "--by-type", action="store_true", help="also print decode time per message type (mix)"
+    )
     ap.add_argument("--json", action="store_true", help="print the results as one JSON object")
     ap.add_argument("--worker-twin", nargs=2, type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -238,7 +276,9 @@ def main(argv=None) -> int:
         framing = time_framing(data, args.repeat)
         peer = time_pyrtcm(sample(b, args.pyrtcm_msgs), max(1, args.repeat - 1))
         res["results"][label] = {
-            "ours": ours, "framing": framing, "pyrtcm": peer,
+            "ours": ours,
+            "framing": framing,
+            "pyrtcm": peer,
             "ratio_wall": ours["msg_per_s"] / peer["msg_per_s"],
             "ratio_cpu": ours["msg_per_cpu_s"] / peer["msg_per_cpu_s"],
         }
@@ -258,12 +298,16 @@ def main(argv=None) -> int:
 def format_table(res: dict, args) -> str:
     d = res["corpus"]
     lines = [
-        f"corpus: {d['files_used']} captures, {d['frames']} frames ({d['msm7_frames']} MSM7); "
-        f"skipped: {', '.join(f for f, _ in d['files_skipped']) or 'none'}",
+        (
+            f"corpus: {d['files_used']} captures, {d['frames']} frames ({d['msm7_frames']} MSM7); "
+            f"skipped: {', '.join(f for f, _ in d['files_skipped']) or 'none'}"
+        ),
         f"kernels: {res['backend']} ({', '.join(f'{k}={v}' for k, v in res['kernels'].items())})",
         "",
-        f"{'corpus':<6} {'decoder':<28} {'messages':>9} {'MB':>7} {'wall s':>7} {'msg/s':>10} "
-        f"{'MB/s':>7} {'msg/CPU-s':>10}",
+        (
+            f"{'corpus':<6} {'decoder':<28} {'messages':>9} {'MB':>7} {'wall s':>7} {'msg/s':>10} "
+            f"{'MB/s':>7} {'msg/CPU-s':>10}"
+        ),
     ]
     for label, r in res["results"].items():
         rows = [("vngeonet (compiled)", r["ours"]), ("  of which framing alone", r["framing"])]
@@ -271,19 +315,29 @@ def format_table(res: dict, args) -> str:
             rows.append(("vngeonet (pure-Python twin)*", r["twin"]))
         rows.append((f"pyrtcm {r['pyrtcm'].get('version', '')} RTCMReader*", r["pyrtcm"]))
         for name, m in rows:
-            lines.append(f"{label:<6} {name:<28} {m['messages']:>9} {m['bytes'] / 1e6:>7.2f} {m['wall_s']:>7.2f} "
-                         f"{m['msg_per_s']:>10.0f} {m['mb_per_s']:>7.2f} {m['msg_per_cpu_s']:>10.0f}")
-        lines.append(f"{label:<6} ratio vngeonet/pyrtcm: {r['ratio_wall']:.1f}x (wall)  {r['ratio_cpu']:.1f}x (CPU)"
-                     f"   target >= 40x")
+            lines.append(
+                f"{label:<6} {name:<28} {m['messages']:>9} {m['bytes'] / 1e6:>7.2f} {m['wall_s']:>7.2f} "
+                f"{m['msg_per_s']:>10.0f} {m['mb_per_s']:>7.2f} {m['msg_per_cpu_s']:>10.0f}"
+            )
+        lines.append(
+            f"{label:<6} ratio vngeonet/pyrtcm: {r['ratio_wall']:.1f}x (wall)  {r['ratio_cpu']:.1f}x (CPU)"
+            f"   target >= 40x"
+        )
         lines.append("")
     if "per_type_mix" in res:
-        lines.append("decode time per message type (mix corpus, compiled, CPU time incl. timer overhead):")
+        lines.append(
+            "decode time per message type (mix corpus, compiled, CPU time incl. timer overhead):"
+        )
         for row in res["per_type_mix"]:
-            lines.append(f"  {row['type']:>5} {row['messages']:>6} msgs {row['us_per_msg']:>8.1f} us/msg "
-                         f"{100 * row['share']:>5.1f}% of decode time")
+            lines.append(
+                f"  {row['type']:>5} {row['messages']:>6} msgs {row['us_per_msg']:>8.1f} us/msg "
+                f"{100 * row['share']:>5.1f}% of decode time"
+            )
         lines.append("")
-    lines.append(f"* subset of ~{args.pyrtcm_msgs} (pyrtcm) / ~{args.twin_msgs} (twin) messages sampled evenly "
-                 "from the same frames; rates extrapolated to the full corpus.")
+    lines.append(
+        f"* subset of ~{args.pyrtcm_msgs} (pyrtcm) / ~{args.twin_msgs} (twin) messages sampled evenly "
+        "from the same frames; rates extrapolated to the full corpus."
+    )
     return "\n".join(lines)
 
 

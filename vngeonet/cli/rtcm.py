@@ -24,20 +24,43 @@ from pathlib import Path
 
 # Messages whose decoders can tell the date (RTCM 10403.3 §3.5.5, §3.5.6-§3.5.8).
 DATE_TYPES = (1013, 1046, 1045, 1042, 1044, 1019, 1041, 1020)
-MSM_SYSTEMS = {1070: "GPS", 1080: "GLONASS", 1090: "Galileo", 1100: "SBAS", 1110: "QZSS",
-               1120: "BeiDou", 1130: "NavIC"}
+MSM_SYSTEMS = {
+    1070: "GPS",
+    1080: "GLONASS",
+    1090: "Galileo",
+    1100: "SBAS",
+    1110: "QZSS",
+    1120: "BeiDou",
+    1130: "NavIC",
+}
 TYPE_NAMES = {
-    1001: "GPS L1 observables", 1002: "GPS L1 extended observables",
-    1003: "GPS L1/L2 observables", 1004: "GPS L1/L2 extended observables",
-    1005: "station ARP", 1006: "station ARP + antenna height", 1007: "antenna descriptor",
-    1008: "antenna descriptor + serial", 1009: "GLONASS L1 observables",
-    1010: "GLONASS L1 extended observables", 1011: "GLONASS L1/L2 observables",
-    1012: "GLONASS L1/L2 extended observables", 1013: "system parameters",
-    1019: "GPS ephemeris", 1020: "GLONASS ephemeris", 1029: "unicode text",
-    1033: "receiver + antenna descriptor", 1041: "NavIC ephemeris", 1042: "BeiDou ephemeris",
-    1043: "SBAS ephemeris", 1044: "QZSS ephemeris", 1045: "Galileo F/NAV ephemeris",
-    1046: "Galileo I/NAV ephemeris", 1230: "GLONASS code-phase biases",
-    1300: "CRS service", 1301: "CRS transformation", 1302: "CRS name",
+    1001: "GPS L1 observables",
+    1002: "GPS L1 extended observables",
+    1003: "GPS L1/L2 observables",
+    1004: "GPS L1/L2 extended observables",
+    1005: "station ARP",
+    1006: "station ARP + antenna height",
+    1007: "antenna descriptor",
+    1008: "antenna descriptor + serial",
+    1009: "GLONASS L1 observables",
+    1010: "GLONASS L1 extended observables",
+    1011: "GLONASS L1/L2 observables",
+    1012: "GLONASS L1/L2 extended observables",
+    1013: "system parameters",
+    1019: "GPS ephemeris",
+    1020: "GLONASS ephemeris",
+    1029: "unicode text",
+    1033: "receiver + antenna descriptor",
+    1041: "NavIC ephemeris",
+    1042: "BeiDou ephemeris",
+    1043: "SBAS ephemeris",
+    1044: "QZSS ephemeris",
+    1045: "Galileo F/NAV ephemeris",
+    1046: "Galileo I/NAV ephemeris",
+    1230: "GLONASS code-phase biases",
+    1300: "CRS service",
+    1301: "CRS transformation",
+    1302: "CRS name",
 }
 _PROGRESS_MIN_BYTES = 8 << 20
 
@@ -58,28 +81,47 @@ def type_name(t: int) -> str:
 
 def register(subparsers) -> None:
     """Add the ``rtcm`` command and its ``scan`` / ``decode`` actions."""
-    p = subparsers.add_parser("rtcm", help="RTCM 3 files and streams: scan, decode",
-                              description="Inspect RTCM 3 files and streams.")
+    p = subparsers.add_parser(
+        "rtcm",
+        help="RTCM 3 files and streams: scan, decode",
+        description="Inspect RTCM 3 files and streams.",
+    )
     sub = p.add_subparsers(dest="rtcm_action", metavar="ACTION", required=True)
-    s = sub.add_parser("scan", help="summarise (and validate) an RTCM 3 file",
-                       description="Decode every message of FILE and summarise it.")
+    s = sub.add_parser(
+        "scan",
+        help="summarise (and validate) an RTCM 3 file",
+        description="Decode every message of FILE and summarise it.",
+    )
     _common(s)
     s.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    s.add_argument("--strict", action="store_true",
-                   help="exit with status 1 if any frame failed its CRC or failed to decode")
+    s.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit with status 1 if any frame failed its CRC or failed to decode",
+    )
     s.set_defaults(func=scan_main)
-    d = sub.add_parser("decode", help="decode every message",
-                       description="Decode every message of FILE, one per line.")
+    d = sub.add_parser(
+        "decode",
+        help="decode every message",
+        description="Decode every message of FILE, one per line.",
+    )
     _common(d)
-    d.add_argument("--jsonl", action="store_true",
-                   help="one JSON object per message (default: one text line per message)")
+    d.add_argument(
+        "--jsonl",
+        action="store_true",
+        help="one JSON object per message (default: one text line per message)",
+    )
     d.set_defaults(func=decode_main)
 
 
 def _common(p) -> None:
     p.add_argument("file", help="RTCM 3 file (may be gzip-compressed), or - for standard input")
-    p.add_argument("--date", type=_parse_date, metavar="YYYY-MM-DD",
-                   help="approximate date (GPS) to resolve MSM epochs; default: from 1013/ephemerides")
+    p.add_argument(
+        "--date",
+        type=_parse_date,
+        metavar="YYYY-MM-DD",
+        help="approximate date (GPS) to resolve MSM epochs; default: from 1013/ephemerides",
+    )
 
 
 def _parse_date(text: str):
@@ -100,8 +142,10 @@ def scan_main(args) -> int:
     else:
         print(format_report(report))
     if args.strict and (report["decode_errors"] or report["crc_failures"]):
-        print(f"{name}: {report['crc_failures']} CRC failures, {report['decode_errors']} decode errors",
-              file=sys.stderr)
+        print(
+            f"{name}: {report['crc_failures']} CRC failures, {report['decode_errors']} decode errors",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -118,10 +162,13 @@ def decode_main(args) -> int:
         data, name = read_input(args.file)
         stats = DecodeStats()
         ctx = make_context(data, name, args.date)
-        _write_lines((fmt(m) for m in decode_stream(data, ctx, stats=stats)))
+        _write_lines(fmt(m) for m in decode_stream(data, ctx, stats=stats))
     if stats.decode_errors or stats.framing.crc_failures:
-        print(f"{name}: {stats.messages} messages, {stats.decode_errors} decode errors, "
-              f"{stats.framing.crc_failures} CRC failures", file=sys.stderr)
+        print(
+            f"{name}: {stats.messages} messages, {stats.decode_errors} decode errors, "
+            f"{stats.framing.crc_failures} CRC failures",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -217,8 +264,10 @@ def scan_bytes(data: bytes, name: str, date=None, progress: bool = False) -> dic
     from vngeonet.rtcm.decode import DecodeStats, decode_stream
 
     ctx = make_context(data, name, date)
-    approx = {"time": _iso(ctx.approx_time),
-              "from": "--date" if date is not None else ("stream" if ctx.approx_time else None)}
+    approx = {
+        "time": _iso(ctx.approx_time),
+        "from": "--date" if date is not None else ("stream" if ctx.approx_time else None),
+    }
     stats = DecodeStats()
     summary = ScanSummary()
     t0 = last = time.monotonic()
@@ -317,18 +366,28 @@ class ScanSummary:
         fr = stats.framing
         types = []
         for t, n in sorted(fr.per_type.items()):
-            row = {"type": t, "name": type_name(t), "count": n,
-                   "errors": stats.errors_per_type.get(t, 0)}
+            row = {
+                "type": t,
+                "name": type_name(t),
+                "count": n,
+                "errors": stats.errors_per_type.get(t, 0),
+            }
             row["rate_hz"] = round(n / span["duration_s"], 4) if span["duration_s"] else None
             if t in self.first and self.last[t] > self.first[t] and n > 1:
                 row["interval_s"] = round((self.last[t] - self.first[t]) / (n - 1), 3)
             types.append(row)
         return {
-            "frames": fr.frames, "crc_failures": fr.crc_failures, "skipped_bytes": fr.skipped_bytes,
-            "decode_errors": stats.decode_errors, "time_span": span, "types": types,
+            "frames": fr.frames,
+            "crc_failures": fr.crc_failures,
+            "skipped_bytes": fr.skipped_bytes,
+            "decode_errors": stats.decode_errors,
+            "time_span": span,
+            "types": types,
             "stations": [self._station(k, v) for k, v in sorted(self.stations.items())],
-            "systems": {s: {"signals": sorted(self.signals[s]), "satellites": sorted(self.sats[s])}
-                        for s in sorted(self.signals)},
+            "systems": {
+                s: {"signals": sorted(self.signals[s]), "satellites": sorted(self.sats[s])}
+                for s in sorted(self.signals)
+            },
             "unresolved_obs_messages": sum(self.tow_only.values()),
         }
 
@@ -338,8 +397,12 @@ class ScanSummary:
         from vngeonet.gnss.time import GPSTime
 
         a, b = min(self.first.values()), max(self.last.values())
-        return {"start": GPSTime.from_seconds(a).isoformat(), "end": GPSTime.from_seconds(b).isoformat(),
-                "duration_s": round(b - a, 3), "time_system": "GPST"}
+        return {
+            "start": GPSTime.from_seconds(a).isoformat(),
+            "end": GPSTime.from_seconds(b).isoformat(),
+            "duration_s": round(b - a, 3),
+            "time_system": "GPST",
+        }
 
     @staticmethod
     def _station(sid: int, st: dict) -> dict:
@@ -350,15 +413,22 @@ class ScanSummary:
             from vngeonet.gnss.coords import ecef_to_llh
 
             lat, lon, h = (float(v) for v in ecef_to_llh(arp))
-            out["arp_llh"] = {"lat_deg": round(math.degrees(lat), 9), "lon_deg": round(math.degrees(lon), 9),
-                              "h_m": round(h, 4)}
+            out["arp_llh"] = {
+                "lat_deg": round(math.degrees(lat), 9),
+                "lon_deg": round(math.degrees(lon), 9),
+                "h_m": round(h, 4),
+            }
         return out
 
 
 def format_report(r: dict) -> str:
     """The scan report as a text table."""
-    lines = [f"{r['file']}: {r['bytes']} bytes, {r['frames']} frames, {r['crc_failures']} CRC failures, "
-             f"{r['skipped_bytes']} bytes skipped, {r['decode_errors']} decode errors"]
+    lines = [
+        (
+            f"{r['file']}: {r['bytes']} bytes, {r['frames']} frames, {r['crc_failures']} CRC failures, "
+            f"{r['skipped_bytes']} bytes skipped, {r['decode_errors']} decode errors"
+        )
+    ]
     sp = r["time_span"]
     if sp["start"]:
         lines.append(f"time span: {sp['start']} .. {sp['end']} GPST ({sp['duration_s']} s)")
@@ -375,7 +445,9 @@ def format_report(r: dict) -> str:
     if r["systems"]:
         lines += ["", "systems and signals:"]
         for s, v in r["systems"].items():
-            lines.append(f"  {s}: {len(v['satellites']):>2} satellites  signals {' '.join(v['signals'])}")
+            lines.append(
+                f"  {s}: {len(v['satellites']):>2} satellites  signals {' '.join(v['signals'])}"
+            )
     return "\n".join(lines)
 
 

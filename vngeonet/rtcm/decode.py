@@ -89,7 +89,9 @@ def _error(msg_type: int, err: Exception, ctx: DecodeContext | None, offset: int
     if str(msg_type) not in text:
         text = f"message {msg_type}: {text}"
     return FormatError(
-        text, source=(ctx.source if ctx is not None else None) or None, offset=offset if offset >= 0 else None
+        text,
+        source=(ctx.source if ctx is not None else None) or None,
+        offset=offset if offset >= 0 else None,
     )
 
 
@@ -192,7 +194,9 @@ def decode_frames(
             yield _failed(frame, _error(frame.msg_type, err, ctx, frame.offset), policy, stats, err)
 
 
-def _failed(frame: Frame, exc: FormatError, policy: ErrorPolicy, stats: DecodeStats, cause) -> RawMessage:
+def _failed(
+    frame: Frame, exc: FormatError, policy: ErrorPolicy, stats: DecodeStats, cause
+) -> RawMessage:
     if policy is ErrorPolicy.RAISE:
         raise exc from cause
     stats.decode_errors += 1
@@ -261,7 +265,12 @@ class RTCMDecoder:
         Framing and decoding counters.
     """
 
-    def __init__(self, ctx: DecodeContext | None = None, policy: ErrorPolicy = ErrorPolicy.LOG, source: str = ""):
+    def __init__(
+        self,
+        ctx: DecodeContext | None = None,
+        policy: ErrorPolicy = ErrorPolicy.LOG,
+        source: str = "",
+    ):
         self.ctx = ctx if ctx is not None else DecodeContext(source=source)
         if source and not self.ctx.source:
             self.ctx.source = source
