@@ -231,3 +231,17 @@ def test_real_nya1_gps_galileo():
     assert st["n"] == 2880
     assert st["h_rms_m"] < 1.05 and st["v_rms_m"] < 1.6
     assert np.nanmedian(np.linalg.norm(res.vel_ecef_mps, axis=1)) < 0.05  # static receiver
+
+
+def test_real_ccj2_precise_orbits_and_file_detection():
+    """CCJ2 2021-210 with WUM SP3 + 30 s clocks (no broadcast ionosphere: iono-free)."""
+    from vngeonet.orbits.precise import PreciseStore
+    from vngeonet.rinex.obs import read_obs
+
+    prod = "pride-pppar/products/WUM0MGXRAP_20212100000_01D_"
+    store, iono, glo = spp.open_orbits([data_path(prod + "01M_ORB.SP3.gz"), data_path(prod + "30S_CLK.CLK.gz")])
+    assert isinstance(store, PreciseStore) and iono == {}
+    obs = read_obs(data_path("pride-pppar/data/2021/210/ccj22100.21o"))
+    res = spp.solve_spp(obs, store, iono, spp.SPPOptions(systems="GE"))
+    st = posout.enu_stats(res.pos_ecef_m, _sinex_ref("CCJ2", obs))
+    assert st["n"] >= 115 and st["h_rms_m"] < 0.8 and st["v_rms_m"] < 2.0

@@ -14,7 +14,7 @@ def register(subparsers) -> None:
         "Prints a summary; with --ref, E/N/U error statistics.",
     )
     p.add_argument("obs", help="RINEX observation file (2/3/4; gzip, .Z, Hatanaka)")
-    p.add_argument("nav", nargs="+", help="RINEX navigation file(s)")
+    p.add_argument("nav", nargs="+", help="RINEX navigation file(s); SP3 (+ RINEX clock) files for precise orbits")
     p.add_argument("--sys", default="GREJC", help="systems to use (default GREJC)")
     p.add_argument("--elev-mask", type=float, default=10.0, metavar="DEG", help="elevation mask (default 10)")
     p.add_argument("--iono", default="auto", choices=("auto", "iflc", "broadcast", "none"),
@@ -82,19 +82,19 @@ def _reference(text: str, obs):
 
 
 def main(args) -> int:
-    from vngeonet.model import GlonassEphemeris
-    from vngeonet.orbits.store import EphemerisStore
+    from vngeonet.errors import ConfigError
     from vngeonet.positioning import pos as posout
-    from vngeonet.positioning.spp import SPPOptions, solve_spp
-    from vngeonet.rinex.nav import read_nav
+    from vngeonet.positioning.spp import SPPOptions, open_orbits, solve_spp
     from vngeonet.rinex.obs import read_obs
 
     obs = read_obs(args.obs)
-    nav = read_nav(args.nav)
-    glo = {e.sat: e.freq_channel for e in nav.ephemerides if isinstance(e, GlonassEphemeris)}
+    try:
+        store, iono, glo = open_orbits(args.nav)
+    except ValueError as err:
+        raise ConfigError(str(err), key="nav") from err
     opt = SPPOptions(systems=args.sys.upper(), elev_mask_deg=args.elev_mask, iono=args.iono,
                      weight=args.weight, raim=not args.no_raim)
-    res = solve_spp(obs, EphemerisStore(nav.ephemerides), nav.iono, opt, glo_channels=glo,
+    res = solve_spp(obs, store, iono, opt, glo_channels=glo,
                     progress=_progress_bar() if len(obs.time_gps_s) > 2000 else None)
     if args.out:
         posout.write_pos(args.out, res, {"inp file": args.obs, "nav files": " ".join(args.nav),

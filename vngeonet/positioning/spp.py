@@ -726,6 +726,55 @@ def _segment_sum(a, ep_start):
     return out
 
 
+def _file_kind(path) -> str:
+    """``"sp3"``, ``"clk"`` or ``"nav"`` from a file's first line (plain or compressed)."""
+    from vngeonet.rinex.compress import read_bytes
+
+    data, _ = read_bytes(path)
+    first = data[:200].split(b"\n", 1)[0].decode("latin-1")
+    if first.startswith("#"):
+        return "sp3"
+    if "RINEX VERSION" in first and first[20:21] == "C":
+        return "clk"
+    return "nav"
+
+
+def open_orbits(paths) -> tuple[object, dict, dict]:
+    """Orbit source for :func:`solve_spp` from navigation, SP3 and clock files.
+
+    Broadcast navigation files (RINEX 2/3/4) give an ``EphemerisStore`` with
+    their ionosphere coefficients and GLONASS channels; SP3 files (with RINEX
+    clock files, if any) give a ``PreciseStore`` (no broadcast ionosphere, so
+    ``"auto"`` uses the ionosphere-free combination, which precise clocks
+    refer to anyway).  Navigation files given beside SP3 still provide the
+    ionosphere coefficients and GLONASS channels.
+
+    Returns
+    -------
+    store, iono, glo_channels
+    """
+    from vngeonet.model import GlonassEphemeris
+    from vngeonet.orbits.store import EphemerisStore
+    from vngeonet.rinex.nav import read_nav
+
+    kinds: dict[str, list] = {"nav": [], "sp3": [], "clk": []}
+    for p in paths:
+        kinds[_file_kind(p)].append(p)
+    iono, glo, store = {}, {}, None
+    if kinds["nav"]:
+        nav = read_nav(kinds["nav"])
+        iono = nav.iono
+        glo = {e.sat: e.freq_channel for e in nav.ephemerides if isinstance(e, GlonassEphemeris)}
+        store = EphemerisStore(nav.ephemerides)
+    if kinds["sp3"]:
+        from vngeonet.orbits.precise import PreciseStore
+
+        store = PreciseStore(kinds["sp3"], kinds["clk"] or None)
+    if store is None:
+        raise ValueError("no navigation or SP3 file among the orbit inputs")
+    return store, iono, glo
+
+
 def replace_options(opt: SPPOptions, **kw) -> SPPOptions:
     """A copy of ``opt`` with fields replaced (convenience for the CLI)."""
     return dataclasses.replace(opt, **kw)
