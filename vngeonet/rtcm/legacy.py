@@ -44,6 +44,7 @@ from vngeonet.model import ObsEpoch
 from vngeonet.rtcm.msm import resolve_epoch
 
 _bits = kernels.get("bits")
+_k = kernels.get("msm")
 
 PRUNIT_GPS_M = 299792.458
 PRUNIT_GLO_M = 599584.916
@@ -68,18 +69,7 @@ L1_CODES = {"G": ("1C", "1P"), "R": ("1C", "1P")}
 L2_CODES = {"G": ("2X", "2P", "2D", "2W"), "R": ("2C", "2P", "2P", "2P")}
 
 
-def _lock_table() -> np.ndarray:
-    """DF013/DF019/DF043/DF049 minimum lock time (s) per 7-bit indicator."""
-    t = np.empty(128)
-    for i in range(128):
-        for lo, a, b in ((0, 1, 0), (24, 2, 24), (48, 4, 120), (72, 8, 408), (96, 16, 1176), (120, 32, 3096)):
-            if i >= lo:
-                t[i] = a * i - b
-    t[127] = 937.0
-    return t
-
-
-LOCK_S = _lock_table()
+LOCK_S = _k.LOCK_LEGACY_S  # DF013/DF019/DF043/DF049 minimum lock time (s) per indicator
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -166,9 +156,49 @@ def _layout(msg_type: int, nsat: int):
     return widths, kinds
 
 
-def _sat_ids(system: str, ids: np.ndarray) -> list[str]:
-    # Satellite ids 40..58 are SBAS PRN 120..138 in both GPS and GLONASS messages.
-    return [f"S{i - 20:02d}" if i >= 40 else f"{system}{i:02d}" for i in ids.tolist()]
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    """Kernel inputs for one message type (see vngeonet.kernels.msm.unpack_legacy)."""
+
+    system: str
+    head_w: np.ndarray
+    rec_w: np.ndarray
+    rec_signed: np.ndarray
+    cols: np.ndarray
+    unit_m: float
+    wl1: np.ndarray
+    wl2: np.ndarray
+    sat_names: np.ndarray
+    sig_names: np.ndarray
+
+
+def _glo_wavelengths(band: str) -> np.ndarray:
+    """Wavelength per DF040 value (k + 7); NaN outside k = -7..+6."""
+    f0, step = signals.GLO_FDMA_HZ[band]
+    wl = np.full(32, np.nan)
+    for ch in range(14):
+        wl[ch] = signals.C_MPS / (f0 + (ch - 7) * step)
+    return wl
+
+
+def _spec(msg_type: int) -> _Spec:
+    system = "G" if msg_type <= 1004 else "R"
+    rec = RECORDS[msg_type]
+    names = [f[0] for f in rec]
+    cols = np.array([names.index(c) if c in names else -1 for c in _k.LEGACY_COLS], dtype=np.int32)
+    if system == "G":
+        wl1 = np.full(32, signals.wavelength_m("G", "1C"))
+        wl2 = np.full(32, signals.wavelength_m("G", "2C"))
+    else:
+        wl1, wl2 = _glo_wavelengths("1"), _glo_wavelengths("2")
+    sats = np.array([f"S{i - 20:02d}" if i >= 40 else f"{system}{i:02d}" for i in range(64)], dtype="<U3")
+    sigs = np.array(list(L1_CODES[system]) * 2 + list(L2_CODES[system]), dtype="<U2")
+    return _Spec(system, np.array(GPS_HEAD if system == "G" else GLO_HEAD, dtype=np.int32),
+                 np.array([f[1] for f in rec], dtype=np.int32), np.array([f[2] for f in rec], dtype=np.uint8),
+                 cols, PRUNIT_GPS_M if system == "G" else PRUNIT_GLO_M, wl1, wl2, sats, sigs)
+
+
+SPECS = {t: _spec(t) for t in RECORDS}
 
 
 def decode_legacy(payload: bytes, ctx=None) -> LegacyObsMessage:
@@ -182,82 +212,51 @@ def decode_legacy(payload: bytes, ctx=None) -> LegacyObsMessage:
     FormatError
         Unknown type or payload shorter than its satellite count requires.
     """
-    src = getattr(ctx, "source", None) or None
     msg_type = (payload[0] << 4) | (payload[1] >> 4) if len(payload) >= 2 else 0
-    if msg_type not in RECORDS:
-        raise FormatError(f"message {msg_type} is not a legacy observation message", source=src)
-    system = "G" if msg_type <= 1004 else "R"
-    nbits = len(payload) * 8
-    if nbits < 64 - (3 if system == "R" else 0):
-        raise FormatError(f"{msg_type}: payload too short for its header", source=src)
-    nsat = _bits.getbitu(payload, 55 if system == "G" else 52, 5)
-    widths, kinds = _layout(msg_type, nsat)
+    sp = SPECS.get(msg_type)
+    if sp is None:
+        raise FormatError(f"message {msg_type} is not a legacy observation message", source=_src(ctx))
     try:
-        vals, end = _bits.unpack_fields(payload, 0, widths, kinds)
-    except IndexError as err:
-        raise FormatError(f"{msg_type}: payload too short for {nsat} satellites", source=src) from err
-    nh = len(GPS_HEAD)
-    head = tuple(int(v) for v in vals[:nh])
-    raw = vals[nh:].reshape(nsat, len(RECORDS[msg_type]))
-    obs = _observables(msg_type, system, raw, ctx)
+        head, raw, obs, half, glo_k, sat, sig, tail, tail_nbits = _k.unpack_legacy(
+            payload, sp.head_w, sp.rec_w, sp.rec_signed, sp.cols, sp.unit_m, sp.wl1, sp.wl2,
+            sp.sat_names, sp.sig_names)
+    except ValueError as err:
+        raise FormatError(f"{msg_type}: {err}", source=_src(ctx)) from err
+    system = sp.system
     time = None
-    if ctx is not None and ctx.approx_time is not None:
-        epoch = head[2] if system == "G" else (7 << 27) | head[2]
-        time = resolve_epoch(system, epoch, ctx.approx_time)
-        ctx.approx_time = time
-    tail_nbits = nbits - end
-    tail = _bits.getbitu(payload, end, tail_nbits) if tail_nbits else 0
-    return LegacyObsMessage(msg_type, head[1], system, time, head[3] == 1, head, raw, *obs, tail, tail_nbits)
+    if ctx is not None:
+        if system == "R":
+            _learn_channels(raw, ctx.glo_channels)
+        if ctx.approx_time is not None:
+            epoch = head[2] if system == "G" else (7 << 27) | head[2]
+            time = resolve_epoch(system, epoch, ctx.approx_time)
+            ctx.approx_time = time
+    return LegacyObsMessage(msg_type, head[1], system, time, head[3] == 1, head, raw, sat, sig, obs[0],
+                            obs[1], obs[2], obs[3], obs[4], half, glo_k, tail, tail_nbits)
 
 
-def _observables(msg_type: int, system: str, raw: np.ndarray, ctx):
-    names = [f[0] for f in RECORDS[msg_type]]
-    col = {n: raw[:, i] for i, n in enumerate(names)}
-    nsat = raw.shape[0]
-    dual = "code2" in col
-    unit = PRUNIT_GPS_M if system == "G" else PRUNIT_GLO_M
-    amb = col["amb"] if "amb" in col else np.zeros(nsat, np.int64)
-    pr1 = col["pr1"] * 0.02 + amb * unit
-    nan = np.full(nsat, np.nan)
-    ph1 = np.where(col["ph1"] == INVALID_PHASE, np.nan, pr1 + col["ph1"] * 0.0005)
-    cn1 = np.where(col["cnr1"] == 0, np.nan, col["cnr1"] * 0.25) if "cnr1" in col else nan
-    k = (col["chan"] - 7) if system == "R" else np.zeros(nsat, np.int64)
-    if system == "R" and ctx is not None:
-        for sid, kk in zip(col["id"].tolist(), k.tolist()):
-            if sid < 40 and signals.GLO_CHANNEL_MIN <= kk <= signals.GLO_CHANNEL_MAX:
-                ctx.glo_channels[f"R{sid:02d}"] = kk
-    sats = _sat_ids(system, col["id"])
-    sig1 = [L1_CODES[system][c] for c in col["code1"].tolist()]
-    rows = [(sats, sig1, pr1, ph1 / _wavelengths(system, "1", k, col["id"]), nan, cn1,
-             LOCK_S[col["lock1"]])]
-    if dual:
-        pr2 = np.where(col["dpr2"] == INVALID_PR_DIFF, np.nan, pr1 + col["dpr2"] * 0.02)
-        ph2 = np.where(col["ph2"] == INVALID_PHASE, np.nan, pr1 + col["ph2"] * 0.0005)
-        cn2 = np.where(col["cnr2"] == 0, np.nan, col["cnr2"] * 0.25) if "cnr2" in col else nan
-        sig2 = [L2_CODES[system][c] for c in col["code2"].tolist()]
-        rows.append((sats, sig2, pr2, ph2 / _wavelengths(system, "2", k, col["id"]), nan, cn2,
-                     LOCK_S[col["lock2"]]))
-    return _interleave(rows, k)
+_LEARNT: dict[int, tuple[dict, bytes]] = {}
 
 
-def _wavelengths(system: str, band: str, k: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    if system == "G":
-        return np.full(len(k), signals.wavelength_m("G", band + "C"))
-    f0, step = signals.GLO_FDMA_HZ[band]
-    wl = signals.C_MPS / (f0 + k * step)
-    bad = (k < signals.GLO_CHANNEL_MIN) | (k > signals.GLO_CHANNEL_MAX) | (ids >= 40)
-    return np.where(bad, np.nan, wl)
+def _learn_channels(raw: np.ndarray, channels: dict) -> None:
+    """GLONASS channel numbers (DF040 - 7) of the message's GLONASS satellites into ctx.
+
+    Skipped when the same satellites and channels were just written to the same dict.
+    """
+    key = raw[:, 0:3].tobytes()
+    last = _LEARNT.get(id(channels))
+    if last is not None and last[0] is channels and last[1] == key:
+        return
+    for sid, ch in zip(raw[:, 0].tolist(), raw[:, 2].tolist()):
+        if sid < 40 and 0 <= ch <= 13:  # k = DF040 - 7 in -7..+6
+            channels[f"R{sid:02d}"] = ch - 7
+    if len(_LEARNT) > 256:
+        _LEARNT.clear()
+    _LEARNT[id(channels)] = (channels, key)
 
 
-def _interleave(rows, k):
-    """Per-satellite L1 (and L2) rows -> arrays ordered satellite by satellite."""
-    n = len(rows)
-    nsat = len(k)
-    sat = np.array([s for s in rows[0][0] for _ in range(n)], dtype="<U3")
-    sig = np.array([r[1][i] for i in range(nsat) for r in rows], dtype="<U2")
-    arrs = [np.stack([r[j] for r in rows], axis=1).reshape(-1).astype(np.float64) for j in range(2, 7)]
-    glo_k = np.repeat(k.astype(np.int8), n)
-    return (sat, sig, *arrs, np.zeros(nsat * n, dtype=bool), glo_k)
+def _src(ctx) -> str | None:
+    return getattr(ctx, "source", None) or None
 
 
 def encode_legacy(msg: LegacyObsMessage) -> bytes:

@@ -288,21 +288,19 @@ def resolve_epoch(system: str, epoch_raw: int, approx: GPSTime | None) -> GPSTim
     """
     if approx is None:
         return None
+    period = SECONDS_PER_WEEK
     if system == "R":
         dow, tod_ms = epoch_raw >> 27, epoch_raw & ((1 << 27) - 1)
-        sod = tod_ms / 1000.0 - 10800.0 + _leap_s(approx)
+        tow_s = tod_ms / 1000.0 - 10800.0 + _leap_s(approx)
         if dow == 7:
-            return _nearest(approx, sod, 86400.0)
-        tow_s = dow * 86400.0 + sod
+            period = 86400.0
+        else:
+            tow_s += dow * 86400.0
     elif system == "C":
         tow_s = epoch_raw / 1000.0 + 14.0
     else:
         tow_s = epoch_raw / 1000.0
-    if tow_s == approx.tow_s:  # same epoch as the previous message: no new object
-        return approx
-    if 0.0 <= tow_s < SECONDS_PER_WEEK and abs(tow_s - approx.tow_s) <= SECONDS_PER_WEEK / 2:
-        return GPSTime(approx.week, tow_s)
-    return _nearest(approx, tow_s, SECONDS_PER_WEEK)
+    return _nearest(approx, tow_s, period)
 
 
 @lru_cache(maxsize=64)
@@ -318,10 +316,17 @@ def _leap_s(t: GPSTime) -> int:
 
 
 def _nearest(approx: GPSTime, t_s: float, period_s: float) -> GPSTime:
-    """The time ``t_s`` seconds into a period (day or week, aligned to the GPS week) nearest ``approx``."""
-    t_s = t_s % period_s
+    """The time ``t_s`` seconds into a period (day or week, aligned to the GPS week) nearest ``approx``.
+
+    Returns ``approx`` itself when it is that time (consecutive messages of one epoch).
+    """
+    if t_s == approx.tow_s:
+        return approx
+    t_s %= period_s
     pos = approx.tow_s % period_s
     d = t_s - pos
+    if d == 0.0:
+        return approx
     adj = -period_s if d > period_s / 2 else (period_s if d < -period_s / 2 else 0.0)
     return GPSTime(approx.week, (approx.tow_s - pos) + adj + t_s)
 
