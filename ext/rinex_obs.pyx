@@ -301,11 +301,26 @@ cdef bint _head(Ctx* c, long long li, long long* flag, long long* count) noexcep
     return True
 
 
+cdef void _order(const int* code, int n, int* idx) noexcept nogil:
+    """Stable insertion sort of 0..n-1 by ``code`` (a few dozen satellites per epoch)."""
+    cdef int a, b, t
+    for a in range(n):
+        idx[a] = a
+    for a in range(1, n):
+        t = idx[a]
+        b = a - 1
+        while b >= 0 and code[idx[b]] > code[t]:
+            idx[b + 1] = idx[b]
+            b -= 1
+        idx[b + 1] = t
+
+
 cdef long long _v3(Ctx* c, long long i, Eps* E, Rows* R, const unsigned char[::1] lut,
                    const short[::1] ntypes, const short[:, ::1] trow,
-                   const signed char[:, ::1] tkind) noexcept nogil:
+                   const signed char[:, ::1] tkind, int* sat_s, int* sat_c, int* idx,
+                   long long* blk) noexcept nogil:
     """One RINEX 3/4 epoch from line i; returns the next line, -1 on error."""
-    cdef long long flag, count, k, sl
+    cdef long long flag, count, k, sl, q
     cdef double t, clk
     cdef int s, code, ep
     if c.b[c.ls[i]] != 62:
@@ -339,18 +354,24 @@ cdef long long _v3(Ctx* c, long long i, Eps* E, Rows* R, const unsigned char[::1
             c.err = E_FOUND
             c.err_line = c.line0 + sl
             return -1
-        if not _sat(c, sl, 0, lut, &s, &code):
+        if not _sat(c, sl, 0, lut, &sat_s[k], &sat_c[k]):
             return -1
-        if not _fields(c, sl, 1, ntypes[s], 3, s, code, ep, trow, tkind, ntypes[s], R):
+        blk[k] = sl
+    _order(sat_c, <int>count, idx)
+    for q in range(count):
+        k = idx[q]
+        s = sat_s[k]
+        if not _fields(c, blk[k], 1, ntypes[s], 3, s, sat_c[k], ep, trow, tkind, ntypes[s], R):
             return -1
     return i + 1 + count
 
 
 cdef long long _v2(Ctx* c, long long i, Eps* E, Rows* R, const unsigned char[::1] lut,
                    const short[::1] ntypes, const short[:, ::1] trow,
-                   const signed char[:, ::1] tkind, int* sat_s, int* sat_c) noexcept nogil:
+                   const signed char[:, ::1] tkind, int* sat_s, int* sat_c, int* idx,
+                   long long* blk) noexcept nogil:
     """One RINEX 2 epoch from line i; returns the next line, -1 on error."""
-    cdef long long flag, count, k, li, j, n_list, first, per
+    cdef long long flag, count, k, li, j, n_list, first, per, q, end
     cdef double t, clk
     cdef int ep
     if not _head(c, i, &flag, &count) or not _time(c, i, &t):
@@ -393,13 +414,18 @@ cdef long long _v2(Ctx* c, long long i, Eps* E, Rows* R, const unsigned char[::1
     E.flag[ep] = <unsigned char>flag
     E.clk[ep] = clk
     E.n += 1
+    end = j
     j = first
     for k in range(count):
+        blk[k] = j
+        j += (ntypes[sat_s[k]] + 4) // 5
+    _order(sat_c, <int>count, idx)
+    for q in range(count):
+        k = idx[q]
         per = (ntypes[sat_s[k]] + 4) // 5
-        if not _fields(c, j, <int>per, 5, 0, sat_s[k], sat_c[k], ep, trow, tkind, ntypes[sat_s[k]], R):
+        if not _fields(c, blk[k], <int>per, 5, 0, sat_s[k], sat_c[k], ep, trow, tkind, ntypes[sat_s[k]], R):
             return -1
-        j += per
-    return j
+    return end
 
 
 _WHAT = {1: "epoch time", 2: "epoch flag", 3: "satellite count"}
@@ -464,7 +490,10 @@ def parse_body(bytes buf, long long pos, long long end, long long line0, int maj
            np.empty(cap_ep, np.int64), np.empty(cap_ep, np.int64)]
     sat_buf = np.empty(1000, np.int32)
     sat_buf2 = np.empty(1000, np.int32)
-    cdef int[::1] sat_s = sat_buf, sat_c = sat_buf2
+    idx_buf = np.empty(1000, np.int32)
+    blk_buf = np.empty(1000, np.int64)
+    cdef int[::1] sat_s = sat_buf, sat_c = sat_buf2, idx = idx_buf
+    cdef long long[::1] blk = blk_buf
     cdef double[::1] ep_t = out[0], ep_clk = out[2], pr = out[6], cp = out[7], dop = out[8]
     cdef double[::1] cn0 = out[9], ev_t = out[13]
     cdef unsigned char[::1] ep_flag = out[1], lli = out[10], ssi = out[11], ev_flag = out[12]
@@ -510,9 +539,9 @@ def parse_body(bytes buf, long long pos, long long end, long long line0, int maj
                 i += 1
                 continue
             if major == 2:
-                nxt = _v2(&c, i, &E, &R, sys_lut, ntypes, trow, tkind, &sat_s[0], &sat_c[0])
+                nxt = _v2(&c, i, &E, &R, sys_lut, ntypes, trow, tkind, &sat_s[0], &sat_c[0], &idx[0], &blk[0])
             else:
-                nxt = _v3(&c, i, &E, &R, sys_lut, ntypes, trow, tkind)
+                nxt = _v3(&c, i, &E, &R, sys_lut, ntypes, trow, tkind, &sat_s[0], &sat_c[0], &idx[0], &blk[0])
             if nxt < 0:
                 break
             i = nxt

@@ -63,9 +63,10 @@ def test_valid_file_rows(impl):
     t0 = 2312 * 604800.0 + 432000.0  # 2024-05-03 00:00:00, GPS week 2312 day 5
     assert ep_t.tolist() == [t0, t0 + 30.0]
     assert r_ep.tolist() == [0, 0, 0, 1, 1, 1]
-    assert [chr(c // 100) + f"{c % 100:02d}" for c in r_sat[:3]] == ["G01", "R02", "C05"]
-    assert pr[0] == 20000000.125 and cp[0] == 105000000.123 and dop[0] == -1000.5 and cn0[0] == 45.0
-    assert lli[0] == 1 and ssi[0] == 5 and np.isnan(pr[2]) and ep_flag.tolist() == [0, 0]
+    # file order G01 R02 C05; rows come sorted by satellite within the epoch
+    assert [chr(c // 100) + f"{c % 100:02d}" for c in r_sat[:3]] == ["C05", "G01", "R02"]
+    assert pr[1] == 20000000.125 and cp[1] == 105000000.123 and dop[1] == -1000.5 and cn0[1] == 45.0
+    assert lli[1] == 1 and ssi[1] == 5 and np.isnan(pr[0]) and ep_flag.tolist() == [0, 0]
     assert np.isnan(ep_clk).all()
 
 
@@ -122,7 +123,7 @@ def test_number_parsing_equals_float(field, value):
     text = (SMALL / "valid.rnx").read_bytes()
     new = text.replace(b"  20000000.125", field.rjust(14).encode(), 1)
     res = _both(_args(new))
-    assert res[6][0] == value == float(field) and str(res[6][0]) == str(value)
+    assert res[6][1] == value == float(field) and str(res[6][1]) == str(value)  # row 1 = G01
 
 
 @pytest.mark.parametrize("field", ["1.2.3", "--1", "-", ".", "1 2", "1e5", "+1", "1-"])

@@ -19,8 +19,11 @@ which is the correctly rounded double of the decimal text, i.e. exactly what
 ``float()`` gives.  Blank fields are NaN; blank LLI/SSI digits are 0.
 
 Rows: one per (epoch, satellite, signal) with at least one non-blank field,
-in file order of satellites, and within a satellite in local signal order
-(``trow``); the caller sorts satellites.
+sorted by satellite code within the epoch (a stable sort: repeated satellites
+keep file order), and within a satellite in local signal order (``trow``).
+Satellite ids are checked in file order first; observation fields are then
+read in satellite order, so a field error is reported for the first bad
+satellite in that order.
 """
 
 from __future__ import annotations
@@ -207,11 +210,14 @@ def _v3_epoch(lines, offs, i, n, line0, out, sys_lut, ntypes, trow, tkind) -> in
     out.ep_t.append(t)
     out.ep_flag.append(flag)
     out.ep_clk.append(_num(line[41:56], n))
+    sats = []
     for k in range(count):
         sl, sn = lines[i + 1 + k], n + 1 + k
         if sl[:1] == b">":
             raise RINEXError(f"epoch at line {n} announces {count} satellites, found {k}", line=sn)
         s, code = _sat_code(sl, 0, sn, sys_lut, 3)
+        sats.append((code, s, sl, sn))
+    for code, s, sl, sn in sorted(sats, key=lambda x: x[0]):
         _sat_fields([(sl, 3, int(ntypes[s]), sn)], 1, s, code, ep, out, ntypes, trow, tkind)
     return i + 1 + count
 
@@ -249,7 +255,7 @@ def _v2_epoch(lines, offs, i, n, line0, out, sys_lut, ntypes, trow, tkind) -> in
     out.ep_t.append(t)
     out.ep_flag.append(flag)
     out.ep_clk.append(_num(line[68:80], n))
-    for s, code, a, per in blocks:
+    for s, code, a, per in sorted(blocks, key=lambda x: x[1]):
         fields = [(lines[a + q], 0, 5, line0 + a + q) for q in range(per)]
         _sat_fields(fields, per, s, code, ep, out, ntypes, trow, tkind)
     return j
