@@ -207,3 +207,30 @@ def test_crlf_and_missing_final_newline():
     a = read_obs_bytes(src)
     b = read_obs_bytes(src.replace(b"\n", b"\r\n").rstrip(b"\r\n"))
     assert_same(a, b)
+
+
+def _row(obs, ep, sat, sig):
+    m = (obs.epoch_idx == ep) & (obs.sat == sat) & (obs.sig == sig)
+    assert m.sum() == 1, (sat, sig)
+    k = int(np.flatnonzero(m)[0])
+    return obs.pr_m[k], obs.cp_cyc[k], obs.dop_hz[k], obs.cn0_dbhz[k], obs.lli[k], obs.ssi[k]
+
+
+def test_by_hand_where_georinex_fails_21_types():
+    """kerg1700.16o: georinex 1.16 raises IndexError; 21 types on 5 lines, values read off the file."""
+    obs = read_obs(data_path("gnsstk-data/inputs/igs/kerg1700.16o"))
+    nan = float("nan")
+    np.testing.assert_array_equal(_row(obs, 0, "R10", "1C"), (20363720.063, 108550080.256, nan, 41.1, 0, 6))
+    np.testing.assert_array_equal(_row(obs, 0, "R10", "1P"), (20363719.633, nan, nan, nan, 0, 0))
+    np.testing.assert_array_equal(_row(obs, 0, "R10", "2P"), (20363728.133, 84427873.614, nan, 39.6, 0, 6))
+    assert obs.time(0) == GPSTime(1901, 518400.0)  # 2016-06-18 00:00:00 GPS
+
+
+def test_by_hand_where_georinex_fails_negative_phase_lli():
+    """test_dfix_karr0880.ed.10o: georinex raises IndexError; negative phases with LLI 4."""
+    obs = read_obs(data_path("gnsstk-data/test_dfix_karr0880.ed.10o"))
+    np.testing.assert_array_equal(_row(obs, 0, "G28", "1C"),
+                                  (21650103.367, -16140479.790, -2824.489, float("nan"), 4, 3))
+    np.testing.assert_array_equal(_row(obs, 0, "G28", "2W"),
+                                  (21650105.736, -12557991.971, -2200.900, float("nan"), 4, 2))
+    assert _row(obs, 0, "G28", "1W")[0] == 21650103.304
