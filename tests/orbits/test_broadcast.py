@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import itertools
 
 import numpy as np
 import pytest
@@ -35,20 +35,40 @@ def test_relativity_constant_matches_is_gps_200():
 def _gps_eph(**kw) -> KeplerEphemeris:
     """A GPS-like circular-ish ephemeris (values of IS-GPS-200 magnitude)."""
     t = GPSTime(2111, 345600.0)
-    base = dict(
-        sat="G01", toe=t, toc=t, week=2111, toe_sow=t.tow_s, toc_sow=t.tow_s,
-        sqrt_a=5153.6, e=0.01, i0_rad=0.96, omega0_rad=1.0, omega_rad=0.5, m0_rad=0.3,
-        delta_n_radps=4.5e-9, idot_radps=1e-10, omega_dot_radps=-8e-9, cuc_rad=1e-6,
-        cus_rad=5e-6, crc_m=250.0, crs_m=20.0, cic_rad=1e-7, cis_rad=-1e-7, af0_s=1e-4,
-        af1_sps=1e-11, af2_sps2=0.0, tgd_s=-5e-9,
-    )
+    base = {
+        "sat": "G01",
+        "toe": t,
+        "toc": t,
+        "week": 2111,
+        "toe_sow": t.tow_s,
+        "toc_sow": t.tow_s,
+        "sqrt_a": 5153.6,
+        "e": 0.01,
+        "i0_rad": 0.96,
+        "omega0_rad": 1.0,
+        "omega_rad": 0.5,
+        "m0_rad": 0.3,
+        "delta_n_radps": 4.5e-9,
+        "idot_radps": 1e-10,
+        "omega_dot_radps": -8e-9,
+        "cuc_rad": 1e-6,
+        "cus_rad": 5e-6,
+        "crc_m": 250.0,
+        "crs_m": 20.0,
+        "cic_rad": 1e-7,
+        "cis_rad": -1e-7,
+        "af0_s": 1e-4,
+        "af1_sps": 1e-11,
+        "af2_sps2": 0.0,
+        "tgd_s": -5e-9,
+    }
     base.update(kw)
     return KeplerEphemeris(**base)
 
 
 def test_kepler_radius_and_clock_relativity_term():
     eph = _gps_eph()
-    pos, vel, clk, drift = bc.eph_state(eph, eph.toe + 100.0)
+    pos, vel, clk, _drift = bc.eph_state(eph, eph.toe + 100.0)
     r = np.linalg.norm(pos)
     assert 26.3e6 < r < 26.9e6
     assert 2000 < np.linalg.norm(vel) < 4000  # ECEF speed of a GPS satellite (inertial 3.9 km/s)
@@ -65,7 +85,7 @@ def test_velocity_is_derivative_of_position(esbc, sat):
         t = eph.toe + dt
         p1 = bc.eph_state(eph, t + 0.5)[0]
         p0 = bc.eph_state(eph, t - 0.5)[0]
-        pos, vel, clk, drift = bc.eph_state(eph, t)
+        _pos, vel, _clk, drift = bc.eph_state(eph, t)
         np.testing.assert_allclose(vel, p1 - p0, atol=1e-3)
         c1, c0 = bc.eph_state(eph, t + 0.5)[2], bc.eph_state(eph, t - 0.5)[2]
         assert drift == pytest.approx(c1 - c0, abs=1e-14)
@@ -82,14 +102,21 @@ def test_bds_geo_stays_put_and_uses_rotation(esbc):
     assert np.linalg.norm(bc.eph_state(plain, eph.toe + 600.0)[0] - pos) > 1e3
 
 
-@pytest.mark.parametrize("sat,limit_m", [("G05", 2.0), ("E11", 1.0), ("C05", 2.0), ("C19", 1.0),
-                                         ("R03", 3.0)])
+@pytest.mark.parametrize(
+    "sat,limit_m", [("G05", 2.0), ("E11", 1.0), ("C05", 2.0), ("C19", 1.0), ("R03", 3.0)]
+)
 def test_consecutive_ephemerides_agree_halfway(esbc, sat, limit_m):
     """Two consecutive ephemerides evaluated midway between their toes agree (orbit continuity)."""
-    ephs = sorted((e for e in esbc if e.sat == sat and e.health == 0 and e.source in ("LNAV", "INAV", "D1", "D2", "FDMA")),
-                  key=lambda e: e.toe.seconds)
+    ephs = sorted(
+        (
+            e
+            for e in esbc
+            if e.sat == sat and e.health == 0 and e.source in ("LNAV", "INAV", "D1", "D2", "FDMA")
+        ),
+        key=lambda e: e.toe.seconds,
+    )
     diffs = []
-    for a, b in zip(ephs[:-1], ephs[1:]):
+    for a, b in itertools.pairwise(ephs):
         dt = b.toe - a.toe
         if not 0 < dt <= (1800.0 if sat[0] == "R" else 4000.0):
             continue
@@ -128,9 +155,17 @@ def test_glonass_clock_convention(esbc):
 
 def test_sbas_quadratic_model():
     t = GPSTime(2111, 1000.0)
-    s = GlonassEphemeris(sat="S23", toe=t, freq_channel=0, pos_m=(4.2e7, 1e6, 0.0),
-                         vel_mps=(1.0, 2.0, 0.5), acc_mps2=(0.01, 0.0, 0.0), tau_n_s=-1e-8,
-                         gamma_n=1e-12, source="SBAS")
+    s = GlonassEphemeris(
+        sat="S23",
+        toe=t,
+        freq_channel=0,
+        pos_m=(4.2e7, 1e6, 0.0),
+        vel_mps=(1.0, 2.0, 0.5),
+        acc_mps2=(0.01, 0.0, 0.0),
+        tau_n_s=-1e-8,
+        gamma_n=1e-12,
+        source="SBAS",
+    )
     pos, vel, clk, _ = bc.eph_state(s, t + 10.0)
     np.testing.assert_allclose(pos, (4.2e7 + 10.0 + 0.5, 1e6 + 20.0, 5.0))
     np.testing.assert_allclose(vel, (1.1, 2.0, 0.5))
@@ -141,9 +176,9 @@ def test_kepler_table_roundtrip_and_vectorised_equals_scalar(esbc):
     keps = [e for e in esbc if isinstance(e, KeplerEphemeris)][:40]
     tab = bc.kepler_table(keps)
     t = np.array([e.toe.seconds + 123.0 for e in keps])
-    pos, vel, clk, drift = bc.kepler_state(tab, t)
+    pos, _vel, clk, _drift = bc.kepler_state(tab, t)
     for i in (0, 7, 39):
-        p, v, c, d = bc.eph_state(keps[i], t[i])
+        p, _v, c, _d = bc.eph_state(keps[i], t[i])
         np.testing.assert_array_equal(pos[i], p)
         assert clk[i] == c
     assert tab[0, bc.SQRTA] == keps[0].sqrt_a

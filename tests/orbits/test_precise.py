@@ -29,7 +29,9 @@ def test_lagrange_weights_reproduce_polynomials():
     f = np.polyval(coef, nodes)
     np.testing.assert_allclose((w * f).sum(axis=1), np.polyval(coef, t), rtol=1e-8)
     # at a node the weight vector is the unit vector
-    np.testing.assert_allclose(lagrange_weights(nodes[:, 3].copy(), nodes), np.eye(10)[[3] * 5], atol=1e-12)
+    np.testing.assert_allclose(
+        lagrange_weights(nodes[:, 3].copy(), nodes), np.eye(10)[[3] * 5], atol=1e-12
+    )
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +42,13 @@ def wum():
 def test_interpolation_of_15_min_decimated_product_matches_1_min_truth(wum):
     """Degree-9 Lagrange on 15-min nodes vs the 1-min WUM epochs in between: < 2 cm (GEO/IGSO/MEO)."""
     sp3, _ = wum
-    dec = dataclasses.replace(sp3, time_gps_s=sp3.time_gps_s[::15], pos_m=sp3.pos_m[:, ::15],
-                              clk_s=sp3.clk_s[:, ::15], interval_s=900.0)
+    dec = dataclasses.replace(
+        sp3,
+        time_gps_s=sp3.time_gps_s[::15],
+        pos_m=sp3.pos_m[:, ::15],
+        clk_s=sp3.clk_s[:, ::15],
+        interval_s=900.0,
+    )
     store = PreciseStore(dec)
     sats = np.array(["G05", "E11", "R07", "C01", "C09", "C20"])
     idx = np.arange(300, 1100, 7)  # away from the day edges
@@ -59,7 +66,7 @@ def test_clock_interpolation_and_relativity(wum):
     sp3, clk = wum
     store = PreciseStore(sp3, clk)
     t0 = GPSTime.from_datetime(dt.datetime(2021, 7, 29, 6)).seconds
-    c, rate = store.clock(np.array(["G05", "G05"]), np.array([t0, t0 + 15.0]))
+    c, _rate = store.clock(np.array(["G05", "G05"]), np.array([t0, t0 + 15.0]))
     j = int(np.searchsorted(clk.time_gps_s, t0))
     i = clk.sats.tolist().index("G05")
     assert c[0] == clk.clk_s[i, j]
@@ -74,7 +81,9 @@ def test_sat_state_contract(wum):
     sp3, clk = wum
     store = PreciseStore(sp3, clk)
     t0 = GPSTime.from_datetime(dt.datetime(2021, 7, 29, 12)).seconds
-    st = store.sat_state(np.array(["G05", "X99", "E11", "G05"]), np.array([t0, t0, t0, t0 + 3 * 86400.0]))
+    st = store.sat_state(
+        np.array(["G05", "X99", "E11", "G05"]), np.array([t0, t0, t0, t0 + 3 * 86400.0])
+    )
     assert st.ok.tolist() == [True, False, True, False]
     assert st.pos_m.shape == (4, 3) and np.isnan(st.pos_m[1]).all() and np.isnan(st.clk_s[3])
     assert np.isnan(st.tgd_s).all() and (st.var_m2[st.ok] > 0).all()

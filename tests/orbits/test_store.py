@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 
 import numpy as np
 import pytest
@@ -36,12 +37,21 @@ def esbc(esbc_nav):
 
 def test_sat_codes():
     assert sat_codes(np.array(["G01", "R24", "E36", "C63", "J07", "I09", "S36"])).tolist() == [
-        101, 224, 336, 463, 507, 609, 736]
+        101,
+        224,
+        336,
+        463,
+        507,
+        609,
+        736,
+    ]
 
 
 def test_nearest_toe_selection_and_windows(esbc_nav, esbc):
-    g05 = sorted((e for e in esbc_nav.ephemerides if e.sat == "G05" and is_healthy(e)),
-                 key=lambda e: e.toe.seconds)
+    g05 = sorted(
+        (e for e in esbc_nav.ephemerides if e.sat == "G05" and is_healthy(e)),
+        key=lambda e: e.toe.seconds,
+    )
     a, b = g05[0], g05[1]
     mid = a.toe + (b.toe - a.toe) / 2
     assert esbc.select("G05", mid - 1.0).toe == a.toe
@@ -57,9 +67,14 @@ def test_nearest_toe_selection_and_windows(esbc_nav, esbc):
 
 def test_galileo_not_extrapolated_backwards_after_gap(esbc_nav, esbc):
     """After a gap, the previous Galileo ephemeris is kept forward; the next one reaches back 30 min only."""
-    ephs = sorted({e.toe.seconds: e for e in esbc_nav.ephemerides
-                   if e.sat == "E09" and e.source == "INAV" and is_healthy(e)}.items())
-    gaps = [(t0, t1) for (t0, _), (t1, _) in zip(ephs[:-1], ephs[1:]) if t1 - t0 > 3 * 3600]
+    ephs = sorted(
+        {
+            e.toe.seconds: e
+            for e in esbc_nav.ephemerides
+            if e.sat == "E09" and e.source == "INAV" and is_healthy(e)
+        }.items()
+    )
+    gaps = [(t0, t1) for (t0, _), (t1, _) in itertools.pairwise(ephs) if t1 - t0 > 3 * 3600]
     assert gaps
     t0, t1 = gaps[0]
     sel = esbc.select("E09", GPSTime.from_seconds(t1 - 2400.0))
@@ -74,10 +89,15 @@ def test_health_and_source_preference(esbc_nav):
     assert store.select(e.sat, e.toe) is None
     store.add(e)
     assert store.select(e.sat, e.toe + 60.0) is e  # lazily rebuilt after add()
-    inav = next(x for x in esbc_nav.ephemerides if x.sat[0] == "E" and x.source == "INAV" and x.health == 0)
+    inav = next(
+        x for x in esbc_nav.ephemerides if x.sat[0] == "E" and x.source == "INAV" and x.health == 0
+    )
     fnav = dataclasses.replace(inav, source="FNAV", af0_s=inav.af0_s + 1e-6)
     assert EphemerisStore([fnav, inav]).select(inav.sat, inav.toe).source == "INAV"
-    assert EphemerisStore([fnav, inav], prefer={"E": ("FNAV",)}).select(inav.sat, inav.toe).source == "FNAV"
+    assert (
+        EphemerisStore([fnav, inav], prefer={"E": ("FNAV",)}).select(inav.sat, inav.toe).source
+        == "FNAV"
+    )
     # Galileo health bits: an E5a-only flag does not disable I/NAV
     assert is_healthy(dataclasses.replace(inav, health=0x30))
     assert not is_healthy(dataclasses.replace(inav, health=0x02))
@@ -91,7 +111,7 @@ def test_vectorised_equals_per_satellite(esbc):
     assert st.pos_m.shape == (len(sats), 3) and st.pos_m.flags["C_CONTIGUOUS"]
     for i in np.flatnonzero(st.ok)[::5]:
         eph = esbc.select(str(sats[i]), GPSTime.from_seconds(t[i]))
-        p, v, c, d = eph_state(eph, t[i])
+        p, v, c, _d = eph_state(eph, t[i])
         np.testing.assert_allclose(st.pos_m[i], p, atol=2e-3)  # GLONASS: Hermite vs direct RK4
         np.testing.assert_allclose(st.vel_mps[i], v, atol=1e-5)
         assert st.clk_s[i] == pytest.approx(c, abs=1e-15)
@@ -124,7 +144,11 @@ def _compare(store, prec, sats, times):
             continue
         x, ti = dc[m], np.unique(T[m], return_inverse=True)[1]
         x = x - (np.bincount(ti, x) / np.bincount(ti))[ti]  # per-epoch datum removed
-        out[sys] = (float(np.sqrt(np.mean(d3[m] ** 2))), float(np.sqrt(np.mean(x**2))), int(m.sum()))
+        out[sys] = (
+            float(np.sqrt(np.mean(d3[m] ** 2))),
+            float(np.sqrt(np.mean(x**2))),
+            int(m.sum()),
+        )
     return out
 
 

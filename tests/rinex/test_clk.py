@@ -61,7 +61,9 @@ def test_v2_records_and_continuation(tmp_path):
 
 def test_v304_nine_character_names():
     c = read_clk(data_path("gnss_lib_py/clk/COD0MGXFIN_20211180000_01D_30S_CLK.CLK"))
-    assert c.version == 3.04 and len(c.sats) > 100 and any(k.startswith("ABMF") for k in c.receivers)
+    assert (
+        c.version == 3.04 and len(c.sats) > 100 and any(k.startswith("ABMF") for k in c.receivers)
+    )
 
 
 def test_malformed(tmp_path):
@@ -69,6 +71,8 @@ def test_malformed(tmp_path):
     p.write_text(V2.replace("2019 01 08 00 00 30.000000  1", "2019 01 08 00 00 3X.000000  1"))
     with pytest.raises(RINEXError, match=r"b\.clk, line 8"):
         read_clk(p)
-    p.write_text("     3.04           OBSERVATION DATA    M                   RINEX VERSION / TYPE\n")
+    p.write_text(
+        "     3.04           OBSERVATION DATA    M                   RINEX VERSION / TYPE\n"
+    )
     with pytest.raises(RINEXError, match="not a RINEX clock"):
         read_clk(p)

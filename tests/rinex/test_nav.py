@@ -26,7 +26,9 @@ def _catalog_nav_files() -> list[str]:
 
 
 NAV_FILES = _catalog_nav_files()
-IONO_ONLY = {"orekit/orbit-determination/february-2016/CGIM0440.16N"}  # CODE Klobuchar file, no records
+IONO_ONLY = {
+    "orekit/orbit-determination/february-2016/CGIM0440.16N"
+}  # CODE Klobuchar file, no records
 
 
 @pytest.mark.skipif(not NAV_FILES, reason="no data catalogue under VNGEONET_DATA")
@@ -160,8 +162,20 @@ def test_truncated_record_is_skipped_not_crashed(tmp_path):
 def test_rinex4_record_types():
     nav = read_nav(data_path("nav-solutions-data/NAV/V4/BRD400DLR_S_20230710000_01D_MN.rnx.gz"))
     src = {(e.sat[0], e.source) for e in nav.ephemerides}
-    for want in [("G", "LNAV"), ("G", "CNAV"), ("E", "INAV"), ("E", "FNAV"), ("C", "D1"), ("C", "D2"),
-                 ("C", "CNV1"), ("C", "CNV2"), ("R", "FDMA"), ("J", "CNV2"), ("I", "LNAV"), ("S", "SBAS")]:
+    for want in [
+        ("G", "LNAV"),
+        ("G", "CNAV"),
+        ("E", "INAV"),
+        ("E", "FNAV"),
+        ("C", "D1"),
+        ("C", "D2"),
+        ("C", "CNV1"),
+        ("C", "CNV2"),
+        ("R", "FDMA"),
+        ("J", "CNV2"),
+        ("I", "LNAV"),
+        ("S", "SBAS"),
+    ]:
         assert want in src
     assert {"GPSA", "GPSB", "GAL", "BDSA", "BDSB", "QZSA", "IRNA"} <= set(nav.iono)
     assert nav.iono["GAL"][:3] == (160.75, 0.37109375, 0.009063720703125)
@@ -182,19 +196,39 @@ def test_rinex305_glonass_sentinel_is_nan():
 # ---------------------------------------------------------------- georinex as oracle
 
 GEORINEX_FILES = [
-    "georinex/demo_nav3.17n", "georinex/qzss_nav3.14n", "georinex/galileo3.15n",
-    "georinex/brdc2800.15n", "georinex/p1462100.18g", "georinex/ceda2100.18e",
-    "georinex/CEDA00USA_R_20182100000_01D_MN.rnx.gz", "georinex/ab422100.18n",
-    "nav-solutions-data/NAV/V2/amel0010.21g", "gnsstk-data/arlm200a.15n",
+    "georinex/demo_nav3.17n",
+    "georinex/qzss_nav3.14n",
+    "georinex/galileo3.15n",
+    "georinex/brdc2800.15n",
+    "georinex/p1462100.18g",
+    "georinex/ceda2100.18e",
+    "georinex/CEDA00USA_R_20182100000_01D_MN.rnx.gz",
+    "georinex/ab422100.18n",
+    "nav-solutions-data/NAV/V2/amel0010.21g",
+    "gnsstk-data/arlm200a.15n",
     "nav-solutions-data/NAV/V3/BRDC00GOP_R_20210010000_01D_MN.rnx.gz",
 ]
 # georinex 1.16 cannot read: RINEX 4 navigation (both V4 files) and BRDM00DLR_R_20130010000_01D_MN.rnx
 # ("System J NAV data is not the same length as the number of fields").
-_KEPLER_FIELDS = {"sqrtA": "sqrt_a", "Eccentricity": "e", "M0": "m0_rad", "Omega0": "omega0_rad",
-                  "omega": "omega_rad", "Io": "i0_rad", "Crs": "crs_m", "Crc": "crc_m",
-                  "Cuc": "cuc_rad", "Cus": "cus_rad", "Cic": "cic_rad", "Cis": "cis_rad",
-                  "DeltaN": "delta_n_radps", "OmegaDot": "omega_dot_radps", "IDOT": "idot_radps",
-                  "SVclockBias": "af0_s", "SVclockDrift": "af1_sps"}
+_KEPLER_FIELDS = {
+    "sqrtA": "sqrt_a",
+    "Eccentricity": "e",
+    "M0": "m0_rad",
+    "Omega0": "omega0_rad",
+    "omega": "omega_rad",
+    "Io": "i0_rad",
+    "Crs": "crs_m",
+    "Crc": "crc_m",
+    "Cuc": "cuc_rad",
+    "Cus": "cus_rad",
+    "Cic": "cic_rad",
+    "Cis": "cis_rad",
+    "DeltaN": "delta_n_radps",
+    "OmegaDot": "omega_dot_radps",
+    "IDOT": "idot_radps",
+    "SVclockBias": "af0_s",
+    "SVclockDrift": "af1_sps",
+}
 
 
 def _epoch_as_written(e) -> dt.datetime:
@@ -211,9 +245,13 @@ def _matches(e, ds_rec) -> bool:
     if isinstance(e, GlonassEphemeris):
         # georinex gives GLONASS/SBAS states in km or m depending on version and system
         km = 1e3 if math.hypot(ds_rec["X"], ds_rec["Y"], ds_rec["Z"]) < 1e6 else 1.0
-        pairs = [(ds_rec["X"] * km, e.pos_m[0]), (ds_rec["dY"] * km, e.vel_mps[1]),
-                 (ds_rec["dZ2"] * km, e.acc_mps2[2]), (-ds_rec["SVclockBias"], e.tau_n_s),
-                 (ds_rec["FreqNum"], e.freq_channel)]
+        pairs = [
+            (ds_rec["X"] * km, e.pos_m[0]),
+            (ds_rec["dY"] * km, e.vel_mps[1]),
+            (ds_rec["dZ2"] * km, e.acc_mps2[2]),
+            (-ds_rec["SVclockBias"], e.tau_n_s),
+            (ds_rec["FreqNum"], e.freq_channel),
+        ]
     else:
         pairs = [(ds_rec[k], getattr(e, a)) for k, a in _KEPLER_FIELDS.items() if k in ds_rec]
         pairs.append((ds_rec["Toe"], e.toe_sow))

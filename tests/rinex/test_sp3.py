@@ -32,7 +32,9 @@ def test_every_sp3_file_opens(rel):
     assert len(s.sats) and len(s.time_gps_s)
     assert np.all(np.diff(s.time_gps_s) > 0)
     r = np.linalg.norm(s.pos_m, axis=2)
-    assert np.nanmin(r) > 2.0e7 and np.nanmax(r) < 4.7e7  # GNSS orbit radii (MEO..QZSS apogee 45.4e6)
+    assert (
+        np.nanmin(r) > 2.0e7 and np.nanmax(r) < 4.7e7
+    )  # GNSS orbit radii (MEO..QZSS apogee 45.4e6)
 
 
 SMALL = """\
@@ -61,7 +63,10 @@ def test_small_file_units_markers_and_velocity(tmp_path):
     s = read_sp3(p)
     assert s.version == "d" and s.time_system == "GPS" and s.coord_system == "IGS14"
     assert s.sats.tolist() == ["G01", "G02", "R03"] and s.interval_s == 900.0
-    assert s.time_gps_s.tolist() == [GPSTime(2111, 345600.0).seconds, GPSTime(2111, 346500.0).seconds]
+    assert s.time_gps_s.tolist() == [
+        GPSTime(2111, 345600.0).seconds,
+        GPSTime(2111, 346500.0).seconds,
+    ]
     np.testing.assert_allclose(s.pos_m[0, 0], (-13135443.254, 13798699.566, 18084193.885))
     assert s.clk_s[0, 0] == pytest.approx(614.187685e-6)
     assert np.isnan(s.clk_s[1, 0]) and np.isnan(s.pos_m[2, 0]).all() and s.clk_s[2, 0] == 12e-6
@@ -108,5 +113,9 @@ def test_values_equal_georinex():
     s = read_sp3(path)
     for sv in ("G01", "G17", "G32"):
         i = s.sats.tolist().index(sv)
-        np.testing.assert_allclose(s.pos_m[i], ds["position"].sel(sv=sv).values * 1e3, rtol=0, atol=1e-6)
-        np.testing.assert_allclose(s.clk_s[i], ds["clock"].sel(sv=sv).values * 1e-6, rtol=0, atol=1e-15)
+        np.testing.assert_allclose(
+            s.pos_m[i], ds["position"].sel(sv=sv).values * 1e3, rtol=0, atol=1e-6
+        )
+        np.testing.assert_allclose(
+            s.clk_s[i], ds["clock"].sel(sv=sv).values * 1e-6, rtol=0, atol=1e-15
+        )

@@ -7,7 +7,7 @@
 
 from vngeonet.orbits.store import EphemerisStore, SatState
 
-__all__ = ["EphemerisStore", "SatState", "PreciseStore"]
+__all__ = ["EphemerisStore", "PreciseStore", "SatState"]
 
 
 def __getattr__(name):

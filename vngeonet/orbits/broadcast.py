@@ -49,8 +49,37 @@ from vngeonet.model import GlonassEphemeris, KeplerEphemeris
 # Columns of the Keplerian parameter table (see kepler_table).  The sine and
 # cosine harmonic coefficients are adjacent (CUS, CRS, CIS then CUC, CRC, CIC)
 # so that kepler_state_t takes them as (3, n) blocks without copying.
-(TOE, TOC, SQRTA, ECC, I0, OMEGA0, OMEGA, M0, DN, IDOT, OMEGADOT, CUS, CRS, CIS, CUC, CRC,
- CIC, AF0, AF1, AF2, OMGE, FREL, GEO, ADOT, DNDOT, TOESOW, A0, N0, SQ1E2) = range(29)
+(
+    TOE,
+    TOC,
+    SQRTA,
+    ECC,
+    I0,
+    OMEGA0,
+    OMEGA,
+    M0,
+    DN,
+    IDOT,
+    OMEGADOT,
+    CUS,
+    CRS,
+    CIS,
+    CUC,
+    CRC,
+    CIC,
+    AF0,
+    AF1,
+    AF2,
+    OMGE,
+    FREL,
+    GEO,
+    ADOT,
+    DNDOT,
+    TOESOW,
+    A0,
+    N0,
+    SQ1E2,
+) = range(29)
 N_KEPLER_COLS = 29
 
 # Columns of the GLONASS/SBAS table: toe, state (6), lunisolar acc (3), tau_n, gamma_n
@@ -130,8 +159,37 @@ def kepler_state_t(kt: np.ndarray, t_s: np.ndarray):
     The column-major layout keeps every parameter contiguous, which makes the
     few dozen small ufunc calls below cheap (the SPP hot path).
     """
-    (toe, toc, sqrta, e, i0, omega0, omega, m0, dn, idot, omegadot, cus, crs, cis, cuc, crc,
-     cic, af0, af1, af2, omge, frel, geo, adot, dndot, toesow, a0, n0, sq1e2) = kt
+    (
+        toe,
+        toc,
+        sqrta,
+        e,
+        i0,
+        omega0,
+        omega,
+        m0,
+        dn,
+        idot,
+        omegadot,
+        _cus,
+        _crs,
+        _cis,
+        _cuc,
+        _crc,
+        _cic,
+        af0,
+        af1,
+        af2,
+        omge,
+        frel,
+        geo,
+        adot,
+        dndot,
+        toesow,
+        a0,
+        n0,
+        sq1e2,
+    ) = kt
     n_q = len(t_s)
     tk = t_s - toe
     n = n0 + dn + 0.5 * dndot * tk
@@ -266,7 +324,9 @@ def glonass_rk4(x: np.ndarray, acc: np.ndarray, h: np.ndarray | float) -> np.nda
     return x + h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
 
 
-def glonass_nodes(tab: np.ndarray, step_s: float = GLO_STEP_S, half_span_s: float = GLO_HALF_SPAN_S):
+def glonass_nodes(
+    tab: np.ndarray, step_s: float = GLO_STEP_S, half_span_s: float = GLO_HALF_SPAN_S
+):
     """Integrate every GLONASS ephemeris of ``tab`` to nodes at toe + k step, |k step| <= half span.
 
     Returns
@@ -274,7 +334,7 @@ def glonass_nodes(tab: np.ndarray, step_s: float = GLO_STEP_S, half_span_s: floa
     pos_m, vel_mps : ndarray, shape (m, 2 N + 1, 3)
         Node states; node ``N`` is the broadcast state at toe.
     """
-    nh = int(round(half_span_s / step_s))
+    nh = round(half_span_s / step_s)
     m = len(tab)
     pos = np.empty((m, 2 * nh + 1, 3))
     vel = np.empty((m, 2 * nh + 1, 3))
@@ -316,9 +376,18 @@ def glonass_interp(pos_nodes, vel_nodes, ieph, dt_s, step_s: float = GLO_STEP_S)
     v0, v1 = vel_nodes[ieph, j] * step_s, vel_nodes[ieph, j + 1] * step_s
     s2 = s * s
     s3 = s2 * s
-    pos = (2 * s3 - 3 * s2 + 1) * p0 + (s3 - 2 * s2 + s) * v0 + (3 * s2 - 2 * s3) * p1 + (s3 - s2) * v1
-    vel = ((6 * s2 - 6 * s) * p0 + (3 * s2 - 4 * s + 1) * v0 + (6 * s - 6 * s2) * p1
-           + (3 * s2 - 2 * s) * v1) / step_s
+    pos = (
+        (2 * s3 - 3 * s2 + 1) * p0
+        + (s3 - 2 * s2 + s) * v0
+        + (3 * s2 - 2 * s3) * p1
+        + (s3 - s2) * v1
+    )
+    vel = (
+        (6 * s2 - 6 * s) * p0
+        + (3 * s2 - 4 * s + 1) * v0
+        + (6 * s - 6 * s2) * p1
+        + (3 * s2 - 2 * s) * v1
+    ) / step_s
     return pos, vel
 
 
@@ -358,7 +427,7 @@ def eph_state(eph: KeplerEphemeris | GlonassEphemeris, t: GPSTime | float):
         pos, vel = sbas_state(g, t_s)
         return pos[0], vel[0], float(clk[0]), float(drift[0])
     dt = float(t_s[0] - g[0, G_TOE])
-    nstep = max(1, int(math.ceil(abs(dt) / GLO_STEP_S)))
+    nstep = max(1, math.ceil(abs(dt) / GLO_STEP_S))
     x = g[:, G_X : G_X + 6].copy()
     acc = g[:, G_ACC : G_ACC + 3]
     for _ in range(nstep):

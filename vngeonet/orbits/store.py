@@ -66,11 +66,24 @@ DEFAULT_PREFER: dict[str, tuple[str, ...]] = {
 # 94 m at -3.5 h), so after a data gap the previous ephemeris is kept rather
 # than reaching back from the next one.
 VALIDITY_S: dict[str, tuple[float, float]] = {
-    "G": (7200.0, 7200.0), "J": (7200.0, 7200.0), "I": (7200.0, 7200.0),
-    "E": (1800.0, 14400.0), "C": (1800.0, 10800.0), "R": (1800.0, 1800.0), "S": (360.0, 360.0),
+    "G": (7200.0, 7200.0),
+    "J": (7200.0, 7200.0),
+    "I": (7200.0, 7200.0),
+    "E": (1800.0, 14400.0),
+    "C": (1800.0, 10800.0),
+    "R": (1800.0, 1800.0),
+    "S": (360.0, 360.0),
 }
 # Variance used when the accuracy is unknown (sigma, m): GLONASS and SBAS broadcast no URA in RINEX 2/3.04.
-DEFAULT_SIGMA_M: dict[str, float] = {"G": 6.0, "J": 6.0, "I": 6.0, "E": 6.0, "C": 6.0, "R": 5.0, "S": 10.0}
+DEFAULT_SIGMA_M: dict[str, float] = {
+    "G": 6.0,
+    "J": 6.0,
+    "I": 6.0,
+    "E": 6.0,
+    "C": 6.0,
+    "R": 5.0,
+    "S": 10.0,
+}
 NAPA_SIGMA_M = 500.0  # Galileo SISA "no accuracy prediction available"
 
 _SYS_INDEX = {s: i + 1 for i, s in enumerate("GRECJIS")}
@@ -247,8 +260,12 @@ class EphemerisStore:
         self._glo_nodes = None
         self._only_kepler = not glo and not sbs
         self._built = True
-        log.debug("ephemeris store: %d satellites, %d usable of %d ephemerides",
-                  len(self._by_sat), len(kind), len(self._all))
+        log.debug(
+            "ephemeris store: %d satellites, %d usable of %d ephemerides",
+            len(self._by_sat),
+            len(kind),
+            len(self._all),
+        )
 
     def _columns(self, eph, kep, glo, sbs):
         sys = eph.sat[0]
@@ -318,7 +335,9 @@ class EphemerisStore:
         n = t.size
         e, ok = self._lookup(sat_codes(sat), t)
         if self._only_kepler:
-            pos, vel, clk, drift = bc.kepler_state_t(self._kep_t.take(self._row[e], axis=1), t) if n else _empty(0)
+            pos, vel, clk, drift = (
+                bc.kepler_state_t(self._kep_t.take(self._row[e], axis=1), t) if n else _empty(0)
+            )
         else:
             pos, vel, clk, drift = self._mixed(e, t)
         bad = ~ok
@@ -342,7 +361,9 @@ class EphemerisStore:
                 continue
             r, tm = row[m], t[m]
             if k == KIND_KEPLER:
-                pos[m], vel[m], clk[m], drift[m] = bc.kepler_state_t(self._kep_t.take(r, axis=1), tm)
+                pos[m], vel[m], clk[m], drift[m] = bc.kepler_state_t(
+                    self._kep_t.take(r, axis=1), tm
+                )
                 continue
             tab = self._glo if k == KIND_GLONASS else self._sbs
             g = tab[r]
@@ -357,4 +378,9 @@ class EphemerisStore:
 
 
 def _empty(n: int):
-    return (np.full((n, 3), np.nan), np.full((n, 3), np.nan), np.full(n, np.nan), np.full(n, np.nan))
+    return (
+        np.full((n, 3), np.nan),
+        np.full((n, 3), np.nan),
+        np.full(n, np.nan),
+        np.full(n, np.nan),
+    )

@@ -111,8 +111,11 @@ def _read_one(path, sat_rows, rcv) -> tuple[float, str]:
             continue
         f = line.split()
         try:
-            t = _to_gps(_dt.datetime(int(f[2]), int(f[3]), int(f[4]), int(f[5]), int(f[6]))
-                        + _dt.timedelta(seconds=float(f[7])), tsys)
+            t = _to_gps(
+                _dt.datetime(int(f[2]), int(f[3]), int(f[4]), int(f[5]), int(f[6]))
+                + _dt.timedelta(seconds=float(f[7])),
+                tsys,
+            )
             bias = float(f[9].replace("D", "E"))
         except (ValueError, IndexError) as err:
             raise RINEXError(f"bad {typ} record: {err}", source=src, line=i + 1) from err

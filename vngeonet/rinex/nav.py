@@ -53,8 +53,8 @@ from dataclasses import dataclass, field
 
 from vngeonet.errors import RINEXError
 from vngeonet.gnss.time import (
-    GST_WEEK_OFFSET,
     BDT_WEEK_OFFSET,
+    GST_WEEK_OFFSET,
     GPSTime,
     resolve_week,
     utc_to_gps,
@@ -478,7 +478,9 @@ def _own_times(sys: str, epoch: _dt.datetime, toe_sow: float, toe_is_toc: bool):
     ``toc`` (no reliance on the broadcast week field), then BDT -> GPST.
     """
     toc_own = GPSTime.from_datetime(epoch)
-    toe_own = toc_own if toe_is_toc or not math.isfinite(toe_sow) else resolve_week(toe_sow, toc_own)
+    toe_own = (
+        toc_own if toe_is_toc or not math.isfinite(toe_sow) else resolve_week(toe_sow, toc_own)
+    )
     if sys == "C":
         week = toe_own.week - BDT_WEEK_OFFSET
         return toc_own + 14.0, toe_own + 14.0, week, toe_own.tow_s, toc_own.tow_s
@@ -541,13 +543,39 @@ def _kepler(sat: str, epoch: _dt.datetime, c: list[float], rtype: str) -> Kepler
             rtype = "LNAV"
     extra["geo"] = geo
     return KeplerEphemeris(
-        sat=sat, toe=toe, toc=toc, week=week, toe_sow=toe_sow, toc_sow=toc_sow,
-        sqrt_a=c[10], e=c[8], i0_rad=c[15], omega0_rad=c[13], omega_rad=c[17],
-        m0_rad=c[6], delta_n_radps=c[5], idot_radps=_get(c, 19), omega_dot_radps=c[18],
-        cuc_rad=c[7], cus_rad=c[9], crc_m=c[16], crs_m=c[4], cic_rad=c[12], cis_rad=c[14],
-        af0_s=c[0], af1_sps=c[1], af2_sps2=c[2] if math.isfinite(c[2]) else 0.0,
-        tgd_s=tgd, tgd2_s=tgd2, iode=iode, iodc=iodc, health=health,
-        accuracy_m=acc, fit_interval_h=_fit_hours(sys, c), source=rtype, extra=extra,
+        sat=sat,
+        toe=toe,
+        toc=toc,
+        week=week,
+        toe_sow=toe_sow,
+        toc_sow=toc_sow,
+        sqrt_a=c[10],
+        e=c[8],
+        i0_rad=c[15],
+        omega0_rad=c[13],
+        omega_rad=c[17],
+        m0_rad=c[6],
+        delta_n_radps=c[5],
+        idot_radps=_get(c, 19),
+        omega_dot_radps=c[18],
+        cuc_rad=c[7],
+        cus_rad=c[9],
+        crc_m=c[16],
+        crs_m=c[4],
+        cic_rad=c[12],
+        cis_rad=c[14],
+        af0_s=c[0],
+        af1_sps=c[1],
+        af2_sps2=c[2] if math.isfinite(c[2]) else 0.0,
+        tgd_s=tgd,
+        tgd2_s=tgd2,
+        iode=iode,
+        iodc=iodc,
+        health=health,
+        accuracy_m=acc,
+        fit_interval_h=_fit_hours(sys, c),
+        source=rtype,
+        extra=extra,
     )
 
 
@@ -583,12 +611,20 @@ def _glonass(sat: str, epoch: _dt.datetime, c: list[float], rtype: str) -> Glona
         extra["urai"] = _int(_get(c, 17))
         extra["health_flags"] = _int(_get(c, 18))
     return GlonassEphemeris(
-        sat=sat, toe=toe, freq_channel=_int(c[10]),
+        sat=sat,
+        toe=toe,
+        freq_channel=_int(c[10]),
         pos_m=(c[3] * km, c[7] * km, c[11] * km),
         vel_mps=(c[4] * km, c[8] * km, c[12] * km),
         acc_mps2=acc,  # type: ignore[arg-type]
-        tau_n_s=-c[0], gamma_n=_z(c[1]), health=_int(c[6]), age_days=_int(_get(c, 14)),
-        delta_tau_n_s=_known(_get(c, 16)), tb_s=tb_s, source=rtype or "FDMA", extra=extra,
+        tau_n_s=-c[0],
+        gamma_n=_z(c[1]),
+        health=_int(c[6]),
+        age_days=_int(_get(c, 14)),
+        delta_tau_n_s=_known(_get(c, 16)),
+        tb_s=tb_s,
+        source=rtype or "FDMA",
+        extra=extra,
     )
 
 
@@ -599,12 +635,17 @@ def _sbas(sat: str, epoch: _dt.datetime, c: list[float]) -> GlonassEphemeris:
     toe = GPSTime.from_datetime(epoch)
     km = 1e3
     return GlonassEphemeris(
-        sat=sat, toe=toe, freq_channel=0,
+        sat=sat,
+        toe=toe,
+        freq_channel=0,
         pos_m=(c[3] * km, c[7] * km, c[11] * km),
         vel_mps=(c[4] * km, c[8] * km, c[12] * km),
         acc_mps2=(_z(c[5]) * km, _z(c[9]) * km, _z(c[13]) * km),
-        tau_n_s=-c[0], gamma_n=_z(c[1]), health=_int(c[6]),
-        tb_s=toe.tow_s % 86400.0, source="SBAS",
+        tau_n_s=-c[0],
+        gamma_n=_z(c[1]),
+        health=_int(c[6]),
+        tb_s=toe.tow_s % 86400.0,
+        source="SBAS",
         extra={"ura": _known(_get(c, 10)), "iodn": _int(_get(c, 14)), "transmission_time_s": c[2]},
     )
 

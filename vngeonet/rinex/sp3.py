@@ -166,7 +166,9 @@ def _f(s: str) -> float:
 def _epoch(text: str) -> _dt.datetime:
     f = text.split()
     sec = float(f[5])
-    return _dt.datetime(int(f[0]), int(f[1]), int(f[2]), int(f[3]), int(f[4])) + _dt.timedelta(seconds=sec)
+    return _dt.datetime(int(f[0]), int(f[1]), int(f[2]), int(f[3]), int(f[4])) + _dt.timedelta(
+        seconds=sec
+    )
 
 
 def _sat_id(s: str) -> str:
@@ -193,8 +195,18 @@ def _assemble(version, head, epochs, recs, vrecs) -> SP3Data:
         for (s, j), (x, y, z, _c) in vrecs.items():
             if s in idx and (x != 0.0 or y != 0.0 or z != 0.0):
                 vel[idx[s], j] = (x * 0.1, y * 0.1, z * 0.1)  # dm/s
-    return SP3Data(version, head.time_system, head.coord, head.agency, head.interval,
-                   np.array(sats, dtype="<U3"), t, pos, clk, vel)
+    return SP3Data(
+        version,
+        head.time_system,
+        head.coord,
+        head.agency,
+        head.interval,
+        np.array(sats, dtype="<U3"),
+        t,
+        pos,
+        clk,
+        vel,
+    )
 
 
 def _merge(parts: list[SP3Data]) -> SP3Data:
@@ -209,5 +221,15 @@ def _merge(parts: list[SP3Data]) -> SP3Data:
         pos[rows[:, None], cols[None, :]] = p.pos_m
         clk[rows[:, None], cols[None, :]] = p.clk_s
     p0 = parts[0]
-    return SP3Data(p0.version, p0.time_system, p0.coord_system, p0.agency, p0.interval_s,
-                   np.array(sats, dtype="<U3"), t, pos, clk, None)
+    return SP3Data(
+        p0.version,
+        p0.time_system,
+        p0.coord_system,
+        p0.agency,
+        p0.interval_s,
+        np.array(sats, dtype="<U3"),
+        t,
+        pos,
+        clk,
+        None,
+    )
