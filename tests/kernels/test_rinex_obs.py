@@ -59,7 +59,7 @@ def _both(args):
 @pytest.mark.parametrize("impl", impl_param("rinex_obs"))
 def test_valid_file_rows(impl):
     res = _run(impl, _args((SMALL / "valid.rnx").read_bytes()))
-    ep_t, ep_flag, ep_clk, r_ep, r_sat, r_sig, pr, cp, dop, cn0, lli, ssi = res[:12]
+    ep_t, ep_flag, ep_clk, r_ep, r_sat, _, pr, cp, dop, cn0, lli, ssi = res[:12]
     t0 = 2312 * 604800.0 + 432000.0  # 2024-05-03 00:00:00, GPS week 2312 day 5
     assert ep_t.tolist() == [t0, t0 + 30.0]
     assert r_ep.tolist() == [0, 0, 0, 1, 1, 1]

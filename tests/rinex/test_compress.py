@@ -46,7 +46,7 @@ def test_roundtrip_each_packing(kind):
     plain = (SMALL / "valid.rnx").read_bytes()
     packed = PACKERS[kind](plain)
     assert detect(packed) == kind
-    text, layers = unpack(packed)
+    _, layers = unpack(packed)
     assert layers == [kind]
     np.testing.assert_array_equal(read_obs_bytes(packed).cp_cyc, read_obs_bytes(plain).cp_cyc)
 

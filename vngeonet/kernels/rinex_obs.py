@@ -28,6 +28,8 @@ satellite in that order.
 
 from __future__ import annotations
 
+from math import isnan
+
 import numpy as np
 
 from vngeonet.errors import RINEXError
@@ -90,12 +92,12 @@ def _epoch_time(line: bytes, n: int, major: int) -> float:
         sec_f = line[18:29]
     parts = [_int(line[a:b], n, "epoch time") for a, b in cols]
     sec = _num(sec_f, n)
-    if all(p < 0 for p in parts) and sec != sec:
+    if all(p < 0 for p in parts) and isnan(sec):
         return NAN
     y, mo, d, h, mi = parts
     if major == 2 and 0 <= y < 100:
         y += 2000 if y < 80 else 1900
-    if min(parts) < 0 or sec != sec or not (1 <= mo <= 12 and 1 <= d <= 31 and h <= 24 and mi <= 59) \
+    if min(parts) < 0 or isnan(sec) or not (1 <= mo <= 12 and 1 <= d <= 31 and h <= 24 and mi <= 59) \
             or not 0.0 <= sec < 61.0 or y < 1980:
         raise RINEXError(f"bad epoch time {line[: 29 if major > 2 else 26].decode('ascii', 'replace')!r}", line=n)
     return float(days_from_1980(y, mo, d) * 86400 + h * 3600 + mi * 60) + sec
@@ -141,7 +143,7 @@ def _sat_fields(line_fields, n_list, s, code, ep, out, ntypes, trow, tkind):
                 lli = _digit(line[a + 14], n) if a + 14 < L else 0
                 ssi = _digit(line[a + 15], n) if a + 15 < L else 0
                 r = int(trow[s, j])
-                if r >= 0 and v == v:
+                if r >= 0 and not isnan(v):
                     vals.setdefault(r, [NAN, NAN, NAN, NAN, 0, 0])
                     k = int(tkind[s, j])
                     vals[r][k] = v
@@ -204,7 +206,7 @@ def _v3_epoch(lines, offs, i, n, line0, out, sys_lut, ntypes, trow, tkind) -> in
     if 2 <= flag <= 5 or flag == 6:
         _event(out, flag, t, n, offs[i + 1], offs[i + 1 + count])
         return i + 1 + count
-    if t != t:
+    if isnan(t):
         raise RINEXError("epoch record without time", line=n)
     ep = len(out.ep_t)
     out.ep_t.append(t)
@@ -231,7 +233,7 @@ def _v2_epoch(lines, offs, i, n, line0, out, sys_lut, ntypes, trow, tkind) -> in
             raise RINEXError(f"file ends inside the event (announces {count} records)", line=n)
         _event(out, flag, t, n, offs[i + 1], offs[i + 1 + count])
         return i + 1 + count
-    if t != t:
+    if isnan(t):
         raise RINEXError("epoch record without time", line=n)
     n_list = (count + 11) // 12
     sats = []

@@ -15,7 +15,6 @@ RINEX 2.11 §5 and Tables A1-A3; RINEX 3.05 §5 and Tables A1-A3; RINEX 4.00.
 
 from __future__ import annotations
 
-import datetime as _dt
 import logging
 import os
 from collections.abc import Iterator
@@ -28,7 +27,12 @@ from vngeonet.errors import RINEXError
 from vngeonet.gnss.time import GPS_EPOCH, LEAP_SECONDS, GPSTime
 from vngeonet.model import ObsEpoch
 from vngeonet.rinex.compress import unpack
-from vngeonet.rinex.header import KIND_OF_TYPE, SYSTEMS, RINEXObsHeader, parse_obs_header, signal_code
+from vngeonet.rinex.header import (
+    KIND_OF_TYPE,
+    RINEXObsHeader,
+    parse_obs_header,
+    signal_code,
+)
 
 log = logging.getLogger(__name__)
 
@@ -370,6 +374,10 @@ def _v2_systems(header: RINEXObsHeader, r_sat: np.ndarray) -> RINEXObsHeader:
                    signals={s: header.signals[s] for s in keep})
 
 
+def _nan_list(a) -> list:
+    return [None if np.isnan(v) else float(v) for v in a]
+
+
 def _iso(t_s: float) -> str:
     return GPSTime.from_seconds(float(t_s)).isoformat()
 
@@ -388,7 +396,7 @@ def find_gaps(time_s: np.ndarray, interval_s: float) -> list[dict]:
     out = []
     for k in np.flatnonzero(dt > 1.5 * interval_s):
         out.append({"after": _iso(time_s[k]), "before": _iso(time_s[k + 1]), "length_s": float(dt[k]),
-                    "missing_epochs": int(round(dt[k] / interval_s)) - 1})
+                    "missing_epochs": round(dt[k] / interval_s) - 1})
     return out
 
 
@@ -401,12 +409,11 @@ def summarize(obs: ObsData) -> dict:
     sats = np.unique(obs.sat)
     per_sys = {s: sorted(str(x) for x in sats if x[0] == s) for s in sorted({x[0] for x in sats})}
     sigs = {s: sorted({str(x) for x in np.unique(obs.sig[np.char.startswith(obs.sat, s)])}) for s in per_sys}
-    nan_list = lambda a: [None if np.isnan(v) else float(v) for v in a]  # noqa: E731
     return {
         "file": obs.source, "version": h.version, "marker_name": h.marker_name,
         "marker_number": h.marker_number, "receiver": h.receiver_type, "receiver_version": h.receiver_version,
-        "antenna": h.antenna_type, "approx_pos_ecef_m": nan_list(h.approx_pos_ecef_m),
-        "antenna_delta_hen_m": nan_list(h.antenna_delta_hen_m), "time_system": h.time_system,
+        "antenna": h.antenna_type, "approx_pos_ecef_m": _nan_list(h.approx_pos_ecef_m),
+        "antenna_delta_hen_m": _nan_list(h.antenna_delta_hen_m), "time_system": h.time_system,
         "epochs": obs.n_epochs, "first": _iso(t[0]) if t.size else None, "last": _iso(t[-1]) if t.size else None,
         "span_s": float(t[-1] - t[0]) if t.size else 0.0, "interval_s": interval,
         "observations": int(obs.sat.size), "satellites": {s: len(v) for s, v in per_sys.items()},
