@@ -57,3 +57,17 @@ def test_bad_ref_is_an_error(capsys):
     obs, nav = _files()
     assert main(["spp", obs, nav, "--ref", "1,2"]) == 1
     assert "--ref" in capsys.readouterr().err
+
+
+def test_pos_ecef_variant_and_sinex_ref(tmp_path, capsys):
+    obs, nav = _files()
+    out = tmp_path / "x.pos"
+    snx = data_path("rtklib/pos/igs20P2131_wocov.snx")
+    # 0759 is not in the IGS SINEX: a clear error, exit status 1
+    assert main(["spp", obs, nav, "--ref", f"{snx}:0759"]) == 1
+    assert "0759" in capsys.readouterr().err
+    assert main(["spp", obs, nav, "--out", str(out), "--xyz"]) == 0
+    body = [x.split() for x in out.read_text().splitlines() if not x.startswith("%")]
+    assert len(body) == 120 and all(len(f) == 15 for f in body)
+    xyz = np.array([[float(v) for v in f[2:5]] for f in body])
+    assert np.all(np.abs(np.linalg.norm(xyz, axis=1) - 6.37e6) < 3e4)
