@@ -29,7 +29,7 @@ def scan_frames(data: bytes):
             i += 1
             continue
         length = ((data[i + 1] & 3) << 8) | data[i + 2]
-        raw = data[i:i + 6 + length]
+        raw = data[i : i + 6 + length]
         if len(raw) == 6 + length and length >= 2 and calc_crc24q(raw) == 0:
             payload = raw[3:-3]
             yield (payload[0] << 4) | (payload[1] >> 4), payload, raw
@@ -114,7 +114,9 @@ def _random_msm(rng, level: int, nsat: int, nsig: int, fill: float) -> bytes:
     bits += f"{sat_mask:064b}{sig_mask:032b}" + "".join(map(str, cells))
     from vngeonet.kernels.msm import CELL_BITS, SAT_BITS
 
-    bits += "".join(str(int(v)) for v in rng.integers(0, 2, nsat * SAT_BITS[level] + ncell * CELL_BITS[level]))
+    bits += "".join(
+        str(int(v)) for v in rng.integers(0, 2, nsat * SAT_BITS[level] + ncell * CELL_BITS[level])
+    )
     bits += "0" * ((-len(bits)) % 8)
     return int(bits, 2).to_bytes(len(bits) // 8, "big")
 
@@ -206,8 +208,20 @@ def msm_header(msg_type, sats, sigs, cell_mask_bits, epoch=0, station=1, multipl
     """MSM header fields (RTCM 10403.3 Table 3.5-78) for satellite ids and signal ids."""
     sat_mask = sum(1 << (64 - s) for s in sats)
     sig_mask = sum(1 << (32 - s) for s in sigs)
-    return [(msg_type, 12), (station, 12), (epoch, 30), (multiple, 1), (iods, 3), (0, 7), (0, 2),
-            (0, 2), (0, 1), (0, 3), (sat_mask, 64), (sig_mask, 32)] + [(b, 1) for b in cell_mask_bits]
+    return [
+        (msg_type, 12),
+        (station, 12),
+        (epoch, 30),
+        (multiple, 1),
+        (iods, 3),
+        (0, 7),
+        (0, 2),
+        (0, 2),
+        (0, 1),
+        (0, 3),
+        (sat_mask, 64),
+        (sig_mask, 32),
+    ] + [(b, 1) for b in cell_mask_bits]
 
 
 @pytest.mark.parametrize("impl", impl_param("msm"))
@@ -216,8 +230,20 @@ def test_glonass_channels_learnt(impl):
     k = kernels.get("msm", impl)
     fields = msm_header(1087, [1, 2], [2], [1, 1])
     fields += [(70, 8), (71, 8), (9, 4), (15, 4), (100, 10), (200, 10), (-5, 14), (5, 14)]
-    fields += [(1000, 20), (-1000, 20), (2000, 24), (-2000, 24), (500, 10), (500, 10), (0, 1), (1, 1),
-               (640, 10), (650, 10), (10, 15), (-10, 15)]
+    fields += [
+        (1000, 20),
+        (-1000, 20),
+        (2000, 24),
+        (-2000, 24),
+        (500, 10),
+        (500, 10),
+        (0, 1),
+        (1, 1),
+        (640, 10),
+        (650, 10),
+        (10, 15),
+        (-10, 15),
+    ]
     chan = np.full(65, -128, np.int8)
     out = k.unpack_msm(*_args(build(fields), chan))
     assert chan[1] == 2 and chan[2] == -128
@@ -232,8 +258,18 @@ def _legacy_args(payload: bytes):
     from vngeonet.rtcm.legacy import SPECS
 
     sp = SPECS[(payload[0] << 4) | (payload[1] >> 4)]
-    return (payload, sp.head_w, sp.rec_w, sp.rec_signed, sp.cols, sp.unit_m, sp.wl1, sp.wl2, sp.sat_names,
-            sp.sig_names)
+    return (
+        payload,
+        sp.head_w,
+        sp.rec_w,
+        sp.rec_signed,
+        sp.cols,
+        sp.unit_m,
+        sp.wl1,
+        sp.wl2,
+        sp.sat_names,
+        sp.sig_names,
+    )
 
 
 def _random_legacy(rng, msg_type: int, nsat: int) -> bytes:
@@ -253,7 +289,10 @@ def test_legacy_real_and_random_identical(impl):
     payloads = [f[2] for f in real_frames(LEGACY_TYPES)]
     assert len(payloads) > 350
     rng = np.random.default_rng(99)
-    payloads += [_random_legacy(rng, int(t), int(rng.integers(0, 32))) for t in rng.choice(sorted(LEGACY_TYPES), 200)]
+    payloads += [
+        _random_legacy(rng, int(t), int(rng.integers(0, 32)))
+        for t in rng.choice(sorted(LEGACY_TYPES), 200)
+    ]
     for p in payloads:
         a, b = REF.unpack_legacy(*_legacy_args(p)), k.unpack_legacy(*_legacy_args(p))
         _same(a, b)

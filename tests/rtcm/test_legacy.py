@@ -22,7 +22,14 @@ APPROX = GPSTime(2000, 0.0)
 
 def lock_s(i: int) -> float:
     """RTCM 10403.3 DF013 table (minimum lock time, s)."""
-    for hi, a, b in ((24, 1, 0), (48, 2, 24), (72, 4, 120), (96, 8, 408), (120, 16, 1176), (127, 32, 3096)):
+    for hi, a, b in (
+        (24, 1, 0),
+        (48, 2, 24),
+        (72, 4, 120),
+        (96, 8, 408),
+        (120, 16, 1176),
+        (127, 32, 3096),
+    ):
         if i < hi:
             return float(a * i - b)
     return 937.0
@@ -32,7 +39,10 @@ def lock_s(i: int) -> float:
 def corpus():
     from pyrtcm import RTCMReader
 
-    return [(rel, t, payload, RTCMReader.parse(raw)) for rel, t, payload, raw in real_frames(GPS_TYPES | GLO_TYPES)]
+    return [
+        (rel, t, payload, RTCMReader.parse(raw))
+        for rel, t, payload, raw in real_frames(GPS_TYPES | GLO_TYPES)
+    ]
 
 
 def _expected(p, t):
@@ -40,7 +50,10 @@ def _expected(p, t):
     glo = t in GLO_TYPES
     rows = []
     for i in range(1, (p.DF035 if glo else p.DF006) + 1):
-        g = lambda n: getattr(p, f"DF{n:03d}_{i:02d}", None)  # noqa: E731
+
+        def g(n, i=i):
+            return getattr(p, f"DF{n:03d}_{i:02d}", None)
+
         sid = g(38 if glo else 9)
         sat = f"S{sid - 20:02d}" if sid >= 40 else f"{'R' if glo else 'G'}{sid:02d}"
         k = g(40) - 7 if glo else None
@@ -51,8 +64,16 @@ def _expected(p, t):
         ph = g(42 if glo else 12)
         cp1 = math.nan if ph == -524288 * 0.0005 else (pr1 + ph) / wl1
         c1 = g(45 if glo else 15)
-        rows.append((sat, ("1C", "1P")[g(39 if glo else 10)], pr1, cp1, math.nan if not c1 else c1,
-                     lock_s(g(43 if glo else 13))))
+        rows.append(
+            (
+                sat,
+                ("1C", "1P")[g(39 if glo else 10)],
+                pr1,
+                cp1,
+                math.nan if not c1 else c1,
+                lock_s(g(43 if glo else 13)),
+            )
+        )
         if g(46 if glo else 16) is not None:
             code2 = g(46 if glo else 16)
             sig2 = ("2C", "2P", "2P", "2P")[code2] if glo else ("2X", "2P", "2D", "2W")[code2]
@@ -62,7 +83,9 @@ def _expected(p, t):
             wl2 = signals.wavelength_m(sysl, "2C", k) if (not glo or sid < 40) else math.nan
             cp2 = math.nan if ph2 == -524288 * 0.0005 else (pr1 + ph2) / wl2
             c2 = g(50 if glo else 20)
-            rows.append((sat, sig2, pr2, cp2, math.nan if not c2 else c2, lock_s(g(49 if glo else 19))))
+            rows.append(
+                (sat, sig2, pr2, cp2, math.nan if not c2 else c2, lock_s(g(49 if glo else 19)))
+            )
     return rows
 
 
@@ -82,8 +105,12 @@ def test_real_legacy_against_pyrtcm(corpus):
         rows = _expected(p, t)
         assert m.sat.tolist() == [r[0] for r in rows] and m.sig.tolist() == [r[1] for r in rows]
         for i, r in enumerate(rows):
-            for e, g, tol in ((r[2], m.pr_m[i], 1e-3), (r[3], m.cp_cyc[i], 1e-3), (r[4], m.cn0_dbhz[i], 1e-12),
-                              (r[5], m.lock_s[i], 0)):
+            for e, g, tol in (
+                (r[2], m.pr_m[i], 1e-3),
+                (r[3], m.cp_cyc[i], 1e-3),
+                (r[4], m.cn0_dbhz[i], 1e-12),
+                (r[5], m.lock_s[i], 0),
+            ):
                 assert (math.isnan(e) and math.isnan(g)) or abs(e - g) <= tol, (rel, t, i, e, g)
         assert np.isnan(m.dop_hz).all() and not m.half_cycle.any()
         assert L.encode_legacy(m) == payload
@@ -107,15 +134,31 @@ def test_real_json(corpus):
     for rel, t, payload, p in corpus[:50]:
         m = L.decode_legacy(payload, DecodeContext(approx_time=APPROX))
         j = json.loads(json.dumps(m.to_json(), allow_nan=False))
-        assert j["type"] == t and j["system"] == ("R" if t in GLO_TYPES else "G") and len(j["obs"]) == len(m.sat)
+        assert (
+            j["type"] == t
+            and j["system"] == ("R" if t in GLO_TYPES else "G")
+            and len(j["obs"]) == len(m.sat)
+        )
         assert m.to_obs_epoch("TEST").time == m.time
 
 
 def test_vector_1004():
     """1004, one satellite, invalid L2 range difference, self-made to Table 3.5-6."""
     head = [(1004, 12), (77, 12), (86400000, 30), (0, 1), (1, 5), (1, 1), (2, 3)]
-    sat = [(12, 6), (1, 1), (1000000, 24), (-2000, 20), (60, 7), (70, 8), (180, 8),
-           (3, 2), (-8192, 14), (-524288, 20), (127, 7), (0, 8)]
+    sat = [
+        (12, 6),
+        (1, 1),
+        (1000000, 24),
+        (-2000, 20),
+        (60, 7),
+        (70, 8),
+        (180, 8),
+        (3, 2),
+        (-8192, 14),
+        (-524288, 20),
+        (127, 7),
+        (0, 8),
+    ]
     payload = build(head + sat)
     m = L.decode_legacy(payload, DecodeContext(approx_time=GPSTime(2300, 80000.0)))
     assert m.time == GPSTime(2300, 86400.0) and m.smoothing == 1 and m.smoothing_interval == 2
@@ -130,8 +173,24 @@ def test_vector_1004():
 
 def test_vector_1010_glonass_and_sbas():
     head = [(1010, 12), (1, 12), (3600000, 27), (1, 1), (2, 5), (0, 1), (0, 3)]
-    sats = [(5, 6), (0, 1), (3, 5), (1000000, 25), (500, 20), (10, 7), (35, 7), (160, 8),
-            (45, 6), (0, 1), (7, 5), (2000000, 25), (0, 20), (0, 7), (70, 7), (0, 8)]
+    sats = [
+        (5, 6),
+        (0, 1),
+        (3, 5),
+        (1000000, 25),
+        (500, 20),
+        (10, 7),
+        (35, 7),
+        (160, 8),
+        (45, 6),
+        (0, 1),
+        (7, 5),
+        (2000000, 25),
+        (0, 20),
+        (0, 7),
+        (70, 7),
+        (0, 8),
+    ]
     payload = build(head + sats)
     ctx = DecodeContext(approx_time=GPSTime(2300, 0.0))
     m = L.decode_legacy(payload, ctx)

@@ -24,6 +24,7 @@ APPROX = GPSTime(2200, 0.0)
 
 # --------------------------------------------------------------------------- oracle helpers
 
+
 def lock_df402_s(i: int) -> float:
     """RTCM 10403.3 DF402 table: minimum lock time, 0 for 0 else 2^(i+4) ms."""
     return 0.0 if i == 0 else 2 ** (i + 4) / 1000.0
@@ -35,10 +36,29 @@ def lock_df407_s(i: int) -> float:
         return i / 1000.0
     if i > 704:
         return math.nan
-    rows = [(2, 64), (4, 256), (8, 768), (16, 2048), (32, 5120), (64, 12288), (128, 28672), (256, 65536),
-            (512, 147456), (1024, 327680), (2048, 720896), (4096, 1572864), (8192, 3407872),
-            (16384, 7340032), (32768, 15728640), (65536, 33554432), (131072, 71303168),
-            (262144, 150994944), (524288, 318767104), (1048576, 671088640), (2097152, 1409286144)]
+    rows = [
+        (2, 64),
+        (4, 256),
+        (8, 768),
+        (16, 2048),
+        (32, 5120),
+        (64, 12288),
+        (128, 28672),
+        (256, 65536),
+        (512, 147456),
+        (1024, 327680),
+        (2048, 720896),
+        (4096, 1572864),
+        (8192, 3407872),
+        (16384, 7340032),
+        (32768, 15728640),
+        (65536, 33554432),
+        (131072, 71303168),
+        (262144, 150994944),
+        (524288, 318767104),
+        (1048576, 671088640),
+        (2097152, 1409286144),
+    ]
     a, b = rows[min(i // 32 - 2, 20)]
     return (a * i - b) / 1000.0
 
@@ -84,8 +104,21 @@ def oracle_msm(p, system: str, level: int, glo_known: dict):
         half = _get(p, "DF420", i) if level >= 2 else 0
         cnr = _get(p, "DF408" if ext else "DF403", i) if level >= 4 else None
         frate = _get(p, "DF404", i) if level in (5, 7) else None
-        cells.append(dict(sat=sat, sig=sig, rough_ms=rough_ms, mod_ms=mod_ms, rate=rate, fpr=fpr, fcp=fcp,
-                          lock=lock, half=half, cnr=cnr, frate=frate))
+        cells.append(
+            {
+                "sat": sat,
+                "sig": sig,
+                "rough_ms": rough_ms,
+                "mod_ms": mod_ms,
+                "rate": rate,
+                "fpr": fpr,
+                "fcp": fcp,
+                "lock": lock,
+                "half": half,
+                "cnr": cnr,
+                "frate": frate,
+            }
+        )
     return sats, cells
 
 
@@ -103,9 +136,17 @@ def oracle_obs(system, level, c, glo_known):
     rough = c["rough_ms"] + c["mod_ms"]
     wl = wavelength(system, c["sig"], c["sat"], glo_known)
     pr = cp = dop = cn0 = lock = math.nan
-    if c["fpr"] is not None and valid and c["fpr"] != (-(2**19) * 2**-29 if ext else -(2**14) * 2**-24):
+    if (
+        c["fpr"] is not None
+        and valid
+        and c["fpr"] != (-(2**19) * 2**-29 if ext else -(2**14) * 2**-24)
+    ):
         pr = (rough + c["fpr"]) * C / 1000.0
-    if c["fcp"] is not None and valid and c["fcp"] != (-(2**23) * 2**-31 if ext else -(2**21) * 2**-29):
+    if (
+        c["fcp"] is not None
+        and valid
+        and c["fcp"] != (-(2**23) * 2**-31 if ext else -(2**21) * 2**-29)
+    ):
         cp = (rough + c["fcp"]) * C / 1000.0 / wl
     if c["frate"] is not None and c["rate"] != -8192 and round(c["frate"] / 1e-4) != -(2**14):
         dop = -(c["rate"] + c["frate"]) / wl
@@ -134,6 +175,7 @@ def corpus():
 
 # --------------------------------------------------------------------------- real data against the oracle
 
+
 def test_real_msm_fields_and_observables(corpus):
     n_checked = n_cells = n_glo_phase = 0
     ctxs: dict[str, DecodeContext] = {}
@@ -161,8 +203,17 @@ def test_real_msm_fields_and_observables(corpus):
             exp = oracle_obs(system, level, c, glo_known)
             got = (m.pr_m[i], m.cp_cyc[i], m.dop_hz[i], m.cn0_dbhz[i], m.lock_s[i])
             tol = (1e-3, 1e-3, 1e-3, 1e-12, 1e-9)
-            for name, e, g, tl in zip(("pr_m", "cp_cyc", "dop_hz", "cn0_dbhz", "lock_s"), exp, got, tol):
-                assert (math.isnan(e) and math.isnan(g)) or abs(e - g) <= tl, (rel, t, i, name, e, g)
+            for name, e, g, tl in zip(
+                ("pr_m", "cp_cyc", "dop_hz", "cn0_dbhz", "lock_s"), exp, got, tol
+            ):
+                assert (math.isnan(e) and math.isnan(g)) or abs(e - g) <= tl, (
+                    rel,
+                    t,
+                    i,
+                    name,
+                    e,
+                    g,
+                )
             assert bool(m.half_cycle[i]) == bool(c["half"])
             if system == "R" and not math.isnan(exp[1]):
                 n_glo_phase += 1
@@ -179,7 +230,11 @@ def _check_header(m, p, system):
         assert m.tow_ms == getattr(p, EPOCH_DF[system])
     assert (m.multiple, m.iods, m.reserved) == (bool(p.DF393), p.DF409, p.DF001_7)
     assert (m.clock_steering, m.external_clock, m.smoothing, m.smoothing_interval) == (
-        p.DF411, p.DF412, p.DF417, p.DF418)
+        p.DF411,
+        p.DF412,
+        p.DF417,
+        p.DF418,
+    )
     assert (m.sat_mask, m.sig_mask) == (p.DF394, p.DF395)
     if p.NCell:
         assert m.cell_mask == p.DF396
@@ -188,7 +243,7 @@ def _check_header(m, p, system):
 
 
 def _check_raw(m, sats, cells, level, system):
-    assert list(M.sat_name(system, int(x)) for x in m.prn) == [s[0] for s in sats]
+    assert [M.sat_name(system, int(x)) for x in m.prn] == [s[0] for s in sats]
     if level >= 4:
         assert m.sat_raw[:, 0].tolist() == [s[1] for s in sats]
     if level in (5, 7):
@@ -199,9 +254,13 @@ def _check_raw(m, sats, cells, level, system):
     assert m.sig.tolist() == [c["sig"] for c in cells]
     ext = level >= 6
     if level != 2:
-        assert m.cell_raw[:, 0].tolist() == [round(c["fpr"] / (2**-29 if ext else 2**-24)) for c in cells]
+        assert m.cell_raw[:, 0].tolist() == [
+            round(c["fpr"] / (2**-29 if ext else 2**-24)) for c in cells
+        ]
     if level >= 2:
-        assert m.cell_raw[:, 1].tolist() == [round(c["fcp"] / (2**-31 if ext else 2**-29)) for c in cells]
+        assert m.cell_raw[:, 1].tolist() == [
+            round(c["fcp"] / (2**-31 if ext else 2**-29)) for c in cells
+        ]
         assert m.cell_raw[:, 2].tolist() == [c["lock"] for c in cells]
         assert m.cell_raw[:, 3].tolist() == [c["half"] for c in cells]
     if level >= 4:
@@ -230,8 +289,16 @@ def test_real_json_and_obs_epoch(corpus):
         assert j["type"] == t and j["station"] == m.station_id and j["system"] == m.system
         assert len(j["obs"]) == len(m.sat)
         if j["obs"]:
-            assert set(j["obs"][0]) == {"sat", "sig", "pr_m", "cp_cyc", "dop_hz", "cn0_dbhz", "lock_s",
-                                        "half_cycle"}
+            assert set(j["obs"][0]) == {
+                "sat",
+                "sig",
+                "pr_m",
+                "cp_cyc",
+                "dop_hz",
+                "cn0_dbhz",
+                "lock_s",
+                "half_cycle",
+            }
         if t % 10 == 4:
             assert all(o["dop_hz"] is None for o in j["obs"])
         e = m.to_obs_epoch("TEST")
@@ -252,7 +319,18 @@ def test_glonass_channels_learnt_from_msm7(corpus):
 
 # --------------------------------------------------------------------------- self-made vectors (standard's layout)
 
-def _msm7_gps(rough=(70, 512), rate=-300, fpr=1000, fcp=-2000, lock=100, half=1, cnr=800, frate=1234, epoch=345600000):
+
+def _msm7_gps(
+    rough=(70, 512),
+    rate=-300,
+    fpr=1000,
+    fcp=-2000,
+    lock=100,
+    half=1,
+    cnr=800,
+    frate=1234,
+    epoch=345600000,
+):
     fields = msm_header(1077, [5], [2], [1], epoch=epoch, station=611, multiple=1, iods=5)
     fields += [(rough[0], 8), (0, 4), (rough[1], 10), (rate, 14)]
     fields += [(fpr, 20), (fcp, 24), (lock, 10), (half, 1), (cnr, 10), (frate, 15)]
@@ -261,7 +339,14 @@ def _msm7_gps(rough=(70, 512), rate=-300, fpr=1000, fcp=-2000, lock=100, half=1,
 
 def test_vector_msm7_gps():
     m = M.decode_msm(_msm7_gps(), DecodeContext(approx_time=GPSTime(2300, 300000.0)))
-    assert (m.msg_type, m.station_id, m.system, m.msm, m.multiple, m.iods) == (1077, 611, "G", 7, True, 5)
+    assert (m.msg_type, m.station_id, m.system, m.msm, m.multiple, m.iods) == (
+        1077,
+        611,
+        "G",
+        7,
+        True,
+        5,
+    )
     assert m.sat.tolist() == ["G05"] and m.sig.tolist() == ["1C"]
     rough_ms = 70 + 512 / 1024
     assert m.pr_m[0] == pytest.approx((rough_ms + 1000 * 2**-29) * C / 1000, abs=1e-6)
@@ -277,22 +362,42 @@ def test_vector_invalid_markers():
     m = M.decode_msm(_msm7_gps(rough=(255, 0)))
     assert np.isnan(m.pr_m[0]) and np.isnan(m.cp_cyc[0])
     m = M.decode_msm(_msm7_gps(fpr=-(2**19), fcp=-(2**23), frate=-(2**14), cnr=0))
-    assert np.isnan(m.pr_m[0]) and np.isnan(m.cp_cyc[0]) and np.isnan(m.dop_hz[0]) and np.isnan(m.cn0_dbhz[0])
+    assert (
+        np.isnan(m.pr_m[0])
+        and np.isnan(m.cp_cyc[0])
+        and np.isnan(m.dop_hz[0])
+        and np.isnan(m.cn0_dbhz[0])
+    )
     m = M.decode_msm(_msm7_gps(rate=-8192))
     assert np.isnan(m.dop_hz[0]) and np.isfinite(m.pr_m[0])
     m = M.decode_msm(_msm7_gps(lock=705))
     assert np.isnan(m.lock_s[0])
-    for payload in (_msm7_gps(rough=(255, 0)), _msm7_gps(fpr=-(2**19), fcp=-(2**23), frate=-(2**14), cnr=0)):
+    for payload in (
+        _msm7_gps(rough=(255, 0)),
+        _msm7_gps(fpr=-(2**19), fcp=-(2**23), frate=-(2**14), cnr=0),
+    ):
         assert M.encode_msm(M.decode_msm(payload)) == payload
 
 
 def test_vector_msm4_invalid_and_scales():
     fields = msm_header(1074, [3], [2, 8], [1, 1])
     fields += [(68, 8), (100, 10)]
-    fields += [(-(2**14), 15), (300, 15), (2**21 - 1, 22), (-(2**21), 22), (5, 4), (0, 4), (0, 1), (1, 1),
-               (45, 6), (0, 6)]
+    fields += [
+        (-(2**14), 15),
+        (300, 15),
+        (2**21 - 1, 22),
+        (-(2**21), 22),
+        (5, 4),
+        (0, 4),
+        (0, 1),
+        (1, 1),
+        (45, 6),
+        (0, 6),
+    ]
     m = M.decode_msm(build(fields))
-    assert np.isnan(m.pr_m[0]) and m.pr_m[1] == pytest.approx((68 + 100 / 1024 + 300 * 2**-24) * C / 1000)
+    assert np.isnan(m.pr_m[0]) and m.pr_m[1] == pytest.approx(
+        (68 + 100 / 1024 + 300 * 2**-24) * C / 1000
+    )
     assert np.isfinite(m.cp_cyc[0]) and np.isnan(m.cp_cyc[1])
     assert m.lock_s.tolist() == [0.512, 0.0] and m.half_cycle.tolist() == [False, True]
     assert m.cn0_dbhz[0] == 45.0 and np.isnan(m.cn0_dbhz[1]) and np.isnan(m.dop_hz).all()
@@ -322,12 +427,29 @@ def test_vector_msm1_modulo_ms():
 
 @pytest.mark.parametrize(
     "msg_type,sat_id,sig_id,sat,sig",
-    [(1107, 1, 2, "S20", "1C"), (1117, 1, 2, "J01", "1C"), (1137, 2, 22, "I02", "5A"),
-     (1097, 11, 16, "E11", "7X"), (1127, 20, 30, "C20", "1D"), (1087, 24, 9, "R24", "2P")],
+    [
+        (1107, 1, 2, "S20", "1C"),
+        (1117, 1, 2, "J01", "1C"),
+        (1137, 2, 22, "I02", "5A"),
+        (1097, 11, 16, "E11", "7X"),
+        (1127, 20, 30, "C20", "1D"),
+        (1087, 24, 9, "R24", "2P"),
+    ],
 )
 def test_vector_ids(msg_type, sat_id, sig_id, sat, sig):
     fields = msm_header(msg_type, [sat_id], [sig_id], [1])
-    fields += [(70, 8), (0, 4), (0, 10), (0, 14), (0, 20), (0, 24), (0, 10), (0, 1), (0, 10), (0, 15)]
+    fields += [
+        (70, 8),
+        (0, 4),
+        (0, 10),
+        (0, 14),
+        (0, 20),
+        (0, 24),
+        (0, 10),
+        (0, 1),
+        (0, 10),
+        (0, 15),
+    ]
     m = M.decode_msm(build(fields))
     assert m.sat.tolist() == [sat] and m.sig.tolist() == [sig]
 
@@ -378,11 +500,14 @@ def test_lock_tables_match_standard():
     assert [k.LOCK_DF402_S[i] for i in range(16)] == [lock_df402_s(i) for i in range(16)]
     for i in range(1024):
         e = lock_df407_s(i)
-        assert (math.isnan(e) and math.isnan(k.LOCK_DF407_S[i])) or k.LOCK_DF407_S[i] == pytest.approx(e)
+        assert (math.isnan(e) and math.isnan(k.LOCK_DF407_S[i])) or k.LOCK_DF407_S[
+            i
+        ] == pytest.approx(e)
     assert k.LOCK_DF407_S[704] == pytest.approx(67108.864)
 
 
 # --------------------------------------------------------------------------- encoding from observations
+
 
 def _decode_all(payloads, time, glo):
     ctx = DecodeContext(approx_time=time, glo_channels=dict(glo))
@@ -392,8 +517,11 @@ def _decode_all(payloads, time, glo):
 @pytest.mark.parametrize("level", [4, 7])
 def test_encode_obs_roundtrip_real(corpus, level):
     """decode(encode_msm_obs(e)) reproduces e within the MSM resolution (real MSM7 epochs, 4 systems)."""
-    pr_tol, cp_tol = (0.5 * 2**-24 * C / 1000 + 1e-6, 0.5 * 2**-29) if level == 4 else (
-        0.5 * 2**-29 * C / 1000 + 1e-6, 0.5 * 2**-31)
+    pr_tol, cp_tol = (
+        (0.5 * 2**-24 * C / 1000 + 1e-6, 0.5 * 2**-29)
+        if level == 4
+        else (0.5 * 2**-29 * C / 1000 + 1e-6, 0.5 * 2**-31)
+    )
     ctx = DecodeContext(approx_time=APPROX)
     done = set()
     for rel, t, payload, _ in corpus:
@@ -404,8 +532,11 @@ def test_encode_obs_roundtrip_real(corpus, level):
         if not len(m.sat):
             continue
         e = m.to_obs_epoch("TEST")
-        out = _decode_all(M.encode_msm_obs(e, m.system, level, m.station_id, glo_channels=ctx.glo_channels),
-                          m.time, ctx.glo_channels)
+        out = _decode_all(
+            M.encode_msm_obs(e, m.system, level, m.station_id, glo_channels=ctx.glo_channels),
+            m.time,
+            ctx.glo_channels,
+        )
         assert all(o.time == m.time and o.msm == level for o in out)
         sat = np.concatenate([o.sat for o in out])
         sig = np.concatenate([o.sig for o in out])
@@ -424,12 +555,17 @@ def test_encode_obs_roundtrip_real(corpus, level):
         if level == 7:
             dop = np.concatenate([o.dop_hz for o in out])
             assert np.nanmax(np.abs(dop - m.dop_hz) * wl) <= 0.5e-4 + 1e-9
-            assert M.encode_msm(out[0]) == M.encode_msm_obs(
-                e, m.system, 7, m.station_id, glo_channels=ctx.glo_channels)[0]
+            assert (
+                M.encode_msm(out[0])
+                == M.encode_msm_obs(e, m.system, 7, m.station_id, glo_channels=ctx.glo_channels)[0]
+            )
     assert len(done) >= 8
 
 
-def _synthetic_epoch(nsat=30, sigs=("1C", "2W", "2L", "5Q"), t=GPSTime(2300, 3600.0), cp_shift=0.0):
+T_SYNTH = GPSTime(2300, 3600.0)
+
+
+def _synthetic_epoch(nsat=30, sigs=("1C", "2W", "2L", "5Q"), t=T_SYNTH, cp_shift=0.0):
     rng = np.random.default_rng(11)
     sat, sig, pr, cp, dop, cn0, lli, lock = [], [], [], [], [], [], [], []
     for i in range(1, nsat + 1):
@@ -446,8 +582,18 @@ def _synthetic_epoch(nsat=30, sigs=("1C", "2W", "2L", "5Q"), t=GPSTime(2300, 360
             lli.append(2 if i == 3 else (1 if i == 4 else 0))
             lock.append(rng.uniform(0, 2000))
     f = np.array
-    return ObsEpoch(t, "TEST", f(sat, "<U3"), f(sig, "<U2"), f(pr), f(cp), f(dop), f(cn0), f(lli, np.uint8),
-                    f(lock))
+    return ObsEpoch(
+        t,
+        "TEST",
+        f(sat, "<U3"),
+        f(sig, "<U2"),
+        f(pr),
+        f(cp),
+        f(dop),
+        f(cn0),
+        f(lli, np.uint8),
+        f(lock),
+    )
 
 
 def test_encode_obs_splits_over_64_cells():
@@ -456,7 +602,7 @@ def test_encode_obs_splits_over_64_cells():
     out = _decode_all(payloads, e.time, {})
     assert len(out) >= 2
     assert [o.multiple for o in out] == [True] * (len(out) - 1) + [False]
-    assert all(len(o.prn) * bin(o.sig_mask).count("1") <= 64 for o in out)
+    assert all(len(o.prn) * o.sig_mask.bit_count() <= 64 for o in out)
     assert all(len(p) <= 1023 for p in payloads)
     sat = np.concatenate([o.sat for o in out])
     assert sat.tolist() == e.sat.tolist()
@@ -485,10 +631,18 @@ def test_encode_obs_phase_rebased():
 
 def test_encode_obs_glonass_and_others():
     t = GPSTime(2300, 7200.0)
-    e = ObsEpoch(t, "X", np.array(["R05", "R05", "E11", "G01"], "<U3"), np.array(["1C", "2P", "1X", "7Q"], "<U2"),
-                 np.array([2.1e7, 2.1e7 + 3, 2.4e7, 2.0e7]), np.array([1.12e8, 0.87e8, 1.26e8, 1e8]),
-                 np.array([100.0, 77.0, -50.0, 0.0]), np.array([45.0, np.nan, 40.0, 40.0]),
-                 np.zeros(4, np.uint8), np.full(4, 100.0))
+    e = ObsEpoch(
+        t,
+        "X",
+        np.array(["R05", "R05", "E11", "G01"], "<U3"),
+        np.array(["1C", "2P", "1X", "7Q"], "<U2"),
+        np.array([2.1e7, 2.1e7 + 3, 2.4e7, 2.0e7]),
+        np.array([1.12e8, 0.87e8, 1.26e8, 1e8]),
+        np.array([100.0, 77.0, -50.0, 0.0]),
+        np.array([45.0, np.nan, 40.0, 40.0]),
+        np.zeros(4, np.uint8),
+        np.full(4, 100.0),
+    )
     glo = {"R05": -3}
     (p,) = M.encode_msm_obs(e, "R", 7, 9, glo_channels=glo)
     ctx = DecodeContext(approx_time=t)

@@ -17,6 +17,8 @@ IRNSS SIS ICD SPS 1.1 (L5 1176.45, S 2492.028 MHz); RINEX 3.05 §5.1 (band numbe
 
 from __future__ import annotations
 
+import math
+
 C_MPS = 299792458.0  # speed of light in vacuum (IS-GPS-200 §20.3.4.3)
 
 GLO_CHANNEL_MIN = -7
@@ -89,7 +91,7 @@ def frequency_hz(system: str, sig: str, glo_k: int | None = None) -> float:
     1598062500.0
     """
     f0, step = band_parameters(system, sig)
-    if f0 != f0:
+    if math.isnan(f0):
         raise ValueError(f"unknown signal {system}{sig}")
     if step:
         if glo_k is None or not GLO_CHANNEL_MIN <= glo_k <= GLO_CHANNEL_MAX:

@@ -69,7 +69,7 @@ LOCK_DF407_S = _lock_table_df407()
 
 
 class _Reader:
-    __slots__ = ("word", "nbits")
+    __slots__ = ("nbits", "word")
 
     def __init__(self, buf):
         self.word = int.from_bytes(bytes(buf), "big")
@@ -84,7 +84,7 @@ class _Reader:
 
 
 def _popcount(v: int) -> int:
-    return bin(v).count("1")
+    return v.bit_count()
 
 
 def _check_len(nbits: int, need: int, what: str):
@@ -156,13 +156,26 @@ def unpack_msm(buf, msm, f0_hz, df_hz, glo_chan, sat_names, sig_names):
         for i in range(nsat):
             if sat_raw[i, 1] <= 13:
                 glo_chan[prn[i]] = sat_raw[i, 1] - 7
-    obs, half = _observables(msm, sat_raw, cell_raw, cell_sat, cell_prn, cell_sig, f0_hz, df_hz, glo_chan)
+    obs, half = _observables(
+        msm, sat_raw, cell_raw, cell_sat, cell_prn, cell_sig, f0_hz, df_hz, glo_chan
+    )
     if ncell > 2048:
         raise ValueError("MSM with more than 2048 cells")
     sat, sig = sat_names[cell_prn], sig_names[cell_sig]
     tail_nbits = nbits - pos
     tail = r.u(pos, tail_nbits) if tail_nbits else 0
-    return head, np.array(prn, dtype=np.uint8), sat_raw, cell_raw, obs, half, sat, sig, tail, tail_nbits
+    return (
+        head,
+        np.array(prn, dtype=np.uint8),
+        sat_raw,
+        cell_raw,
+        obs,
+        half,
+        sat,
+        sig,
+        tail,
+        tail_nbits,
+    )
 
 
 def _unpack_header(r, nbits):
@@ -323,11 +336,19 @@ def pack_msm(msm, head, sat_raw, cell_raw, tail, tail_nbits):
 
 # ---------------------------------------------------------------- legacy observations 1001-1004, 1009-1012
 
+
 def _lock_table_legacy() -> np.ndarray:
     """DF013/DF019/DF043/DF049 minimum lock time (s) per 7-bit indicator (RTCM 10403.3 Table 3.4-2)."""
     t = np.empty(128)
     for i in range(128):
-        for hi, a, b in ((24, 1, 0), (48, 2, 24), (72, 4, 120), (96, 8, 408), (120, 16, 1176), (127, 32, 3096)):
+        for hi, a, b in (
+            (24, 1, 0),
+            (48, 2, 24),
+            (72, 4, 120),
+            (96, 8, 408),
+            (120, 16, 1176),
+            (127, 32, 3096),
+        ):
             if i < hi:
                 t[i] = a * i - b
                 break
@@ -338,7 +359,21 @@ def _lock_table_legacy() -> np.ndarray:
 
 LOCK_LEGACY_S = _lock_table_legacy()
 # Column order of ``cols`` in unpack_legacy.
-LEGACY_COLS = ("id", "code1", "chan", "pr1", "ph1", "lock1", "amb", "cnr1", "code2", "dpr2", "ph2", "lock2", "cnr2")
+LEGACY_COLS = (
+    "id",
+    "code1",
+    "chan",
+    "pr1",
+    "ph1",
+    "lock1",
+    "amb",
+    "cnr1",
+    "code2",
+    "dpr2",
+    "ph2",
+    "lock2",
+    "cnr2",
+)
 
 
 def unpack_legacy(buf, head_w, rec_w, rec_signed, cols, unit_m, wl1, wl2, sat_names, sig_names):
@@ -385,7 +420,13 @@ def unpack_legacy(buf, head_w, rec_w, rec_signed, cols, unit_m, wl1, wl2, sat_na
         Layout arrays of the wrong size, or a payload too short for its satellite count.
     """
     head_w, rec_w, cols = (np.asarray(a, dtype=np.int64) for a in (head_w, rec_w, cols))
-    if len(head_w) != 7 or len(cols) != 13 or len(rec_signed) != len(rec_w) or len(wl1) < 32 or len(wl2) < 32:
+    if (
+        len(head_w) != 7
+        or len(cols) != 13
+        or len(rec_signed) != len(rec_w)
+        or len(wl1) < 32
+        or len(wl2) < 32
+    ):
         raise ValueError("legacy layout arrays have the wrong size")
     if len(sat_names) < 64 or len(sig_names) < 8:
         raise ValueError("sat_names needs 64 and sig_names 8 entries")
@@ -425,12 +466,25 @@ def _legacy_obs(raw, cols, unit_m, wl1, wl2):
         cp1 = np.nan if rec[c[4]] == -(1 << 19) else (pr1 + rec[c[4]] * 0.0005) / w1
         cn1 = np.nan if c[7] < 0 or rec[c[7]] == 0 else rec[c[7]] * 0.25
         k = ch - 7 if c[2] >= 0 else 0
-        rows.append((pr1, cp1, np.nan, cn1, LOCK_LEGACY_S[rec[c[5]] & 127], k, sid & 63, rec[c[1]] & 3))
+        rows.append(
+            (pr1, cp1, np.nan, cn1, LOCK_LEGACY_S[rec[c[5]] & 127], k, sid & 63, rec[c[1]] & 3)
+        )
         if dual:
             pr2 = np.nan if rec[c[9]] == -(1 << 13) else pr1 + rec[c[9]] * 0.02
             cp2 = np.nan if rec[c[10]] == -(1 << 19) else (pr1 + rec[c[10]] * 0.0005) / w2
             cn2 = np.nan if c[12] < 0 or rec[c[12]] == 0 else rec[c[12]] * 0.25
-            rows.append((pr2, cp2, np.nan, cn2, LOCK_LEGACY_S[rec[c[11]] & 127], k, sid & 63, 4 + (rec[c[8]] & 3)))
+            rows.append(
+                (
+                    pr2,
+                    cp2,
+                    np.nan,
+                    cn2,
+                    LOCK_LEGACY_S[rec[c[11]] & 127],
+                    k,
+                    sid & 63,
+                    4 + (rec[c[8]] & 3),
+                )
+            )
     obs = np.array([r[:5] for r in rows], dtype=np.float64).reshape(-1, 5).T.copy()
     glo_k = np.array([r[5] for r in rows], dtype=np.int8)
     sat_i = np.array([r[6] for r in rows], dtype=np.intp)

@@ -55,15 +55,27 @@ GPS_HEAD = (12, 12, 30, 1, 5, 1, 3)
 GLO_HEAD = (12, 12, 27, 1, 5, 1, 3)
 # Per message: field names and (width, signed).
 _L1_GPS = (("id", 6, 0), ("code1", 1, 0), ("pr1", 24, 0), ("ph1", 20, 1), ("lock1", 7, 0))
-_L1_GLO = (("id", 6, 0), ("code1", 1, 0), ("chan", 5, 0), ("pr1", 25, 0), ("ph1", 20, 1),
-           ("lock1", 7, 0))
+_L1_GLO = (
+    ("id", 6, 0),
+    ("code1", 1, 0),
+    ("chan", 5, 0),
+    ("pr1", 25, 0),
+    ("ph1", 20, 1),
+    ("lock1", 7, 0),
+)
 _AMB_GPS = (("amb", 8, 0), ("cnr1", 8, 0))
 _AMB_GLO = (("amb", 7, 0), ("cnr1", 8, 0))
 _L2 = (("code2", 2, 0), ("dpr2", 14, 1), ("ph2", 20, 1), ("lock2", 7, 0))
 _CNR2 = (("cnr2", 8, 0),)
 RECORDS = {
-    1001: _L1_GPS, 1002: _L1_GPS + _AMB_GPS, 1003: _L1_GPS + _L2, 1004: _L1_GPS + _AMB_GPS + _L2 + _CNR2,
-    1009: _L1_GLO, 1010: _L1_GLO + _AMB_GLO, 1011: _L1_GLO + _L2, 1012: _L1_GLO + _AMB_GLO + _L2 + _CNR2,
+    1001: _L1_GPS,
+    1002: _L1_GPS + _AMB_GPS,
+    1003: _L1_GPS + _L2,
+    1004: _L1_GPS + _AMB_GPS + _L2 + _CNR2,
+    1009: _L1_GLO,
+    1010: _L1_GLO + _AMB_GLO,
+    1011: _L1_GLO + _L2,
+    1012: _L1_GLO + _AMB_GLO + _L2 + _CNR2,
 }
 L1_CODES = {"G": ("1C", "1P"), "R": ("1C", "1P")}
 L2_CODES = {"G": ("2X", "2P", "2D", "2W"), "R": ("2C", "2P", "2P", "2P")}
@@ -130,8 +142,12 @@ class LegacyObsMessage:
         """JSON-serialisable dict (contract of vngeonet.rtcm)."""
         from vngeonet.rtcm.msm import _obs_json
 
-        out = {"type": self.msg_type, "station": self.station_id, "system": self.system,
-               "epoch": self.time.isoformat() if self.time is not None else None}
+        out = {
+            "type": self.msg_type,
+            "station": self.station_id,
+            "system": self.system,
+            "epoch": self.time.isoformat() if self.time is not None else None,
+        }
         if self.system == "G":
             out.update(time_system="GPST", tow_ms=self.head[2])
         else:
@@ -144,8 +160,18 @@ class LegacyObsMessage:
         """The observations as an ObsEpoch (raises ValueError when the time is not resolved)."""
         if self.time is None:
             raise ValueError(f"{self.msg_type}: epoch time not resolved (no approximate time)")
-        return ObsEpoch(self.time, station, self.sat, self.sig, self.pr_m, self.cp_cyc, self.dop_hz,
-                        self.cn0_dbhz, np.zeros(len(self.sat), np.uint8), self.lock_s)
+        return ObsEpoch(
+            self.time,
+            station,
+            self.sat,
+            self.sig,
+            self.pr_m,
+            self.cp_cyc,
+            self.dop_hz,
+            self.cn0_dbhz,
+            np.zeros(len(self.sat), np.uint8),
+            self.lock_s,
+        )
 
 
 def _layout(msg_type: int, nsat: int):
@@ -191,11 +217,22 @@ def _spec(msg_type: int) -> _Spec:
         wl2 = np.full(32, signals.wavelength_m("G", "2C"))
     else:
         wl1, wl2 = _glo_wavelengths("1"), _glo_wavelengths("2")
-    sats = np.array([f"S{i - 20:02d}" if i >= 40 else f"{system}{i:02d}" for i in range(64)], dtype="<U3")
+    sats = np.array(
+        [f"S{i - 20:02d}" if i >= 40 else f"{system}{i:02d}" for i in range(64)], dtype="<U3"
+    )
     sigs = np.array(list(L1_CODES[system]) * 2 + list(L2_CODES[system]), dtype="<U2")
-    return _Spec(system, np.array(GPS_HEAD if system == "G" else GLO_HEAD, dtype=np.int32),
-                 np.array([f[1] for f in rec], dtype=np.int32), np.array([f[2] for f in rec], dtype=np.uint8),
-                 cols, PRUNIT_GPS_M if system == "G" else PRUNIT_GLO_M, wl1, wl2, sats, sigs)
+    return _Spec(
+        system,
+        np.array(GPS_HEAD if system == "G" else GLO_HEAD, dtype=np.int32),
+        np.array([f[1] for f in rec], dtype=np.int32),
+        np.array([f[2] for f in rec], dtype=np.uint8),
+        cols,
+        PRUNIT_GPS_M if system == "G" else PRUNIT_GLO_M,
+        wl1,
+        wl2,
+        sats,
+        sigs,
+    )
 
 
 SPECS = {t: _spec(t) for t in RECORDS}
@@ -215,11 +252,22 @@ def decode_legacy(payload: bytes, ctx=None) -> LegacyObsMessage:
     msg_type = (payload[0] << 4) | (payload[1] >> 4) if len(payload) >= 2 else 0
     sp = SPECS.get(msg_type)
     if sp is None:
-        raise FormatError(f"message {msg_type} is not a legacy observation message", source=_src(ctx))
+        raise FormatError(
+            f"message {msg_type} is not a legacy observation message", source=_src(ctx)
+        )
     try:
         head, raw, obs, half, glo_k, sat, sig, tail, tail_nbits = _k.unpack_legacy(
-            payload, sp.head_w, sp.rec_w, sp.rec_signed, sp.cols, sp.unit_m, sp.wl1, sp.wl2,
-            sp.sat_names, sp.sig_names)
+            payload,
+            sp.head_w,
+            sp.rec_w,
+            sp.rec_signed,
+            sp.cols,
+            sp.unit_m,
+            sp.wl1,
+            sp.wl2,
+            sp.sat_names,
+            sp.sig_names,
+        )
     except ValueError as err:
         raise FormatError(f"{msg_type}: {err}", source=_src(ctx)) from err
     system = sp.system
@@ -231,8 +279,26 @@ def decode_legacy(payload: bytes, ctx=None) -> LegacyObsMessage:
             epoch = head[2] if system == "G" else (7 << 27) | head[2]
             time = resolve_epoch(system, epoch, ctx.approx_time)
             ctx.approx_time = time
-    return LegacyObsMessage(msg_type, head[1], system, time, head[3] == 1, head, raw, sat, sig, obs[0],
-                            obs[1], obs[2], obs[3], obs[4], half, glo_k, tail, tail_nbits)
+    return LegacyObsMessage(
+        msg_type,
+        head[1],
+        system,
+        time,
+        head[3] == 1,
+        head,
+        raw,
+        sat,
+        sig,
+        obs[0],
+        obs[1],
+        obs[2],
+        obs[3],
+        obs[4],
+        half,
+        glo_k,
+        tail,
+        tail_nbits,
+    )
 
 
 _LEARNT: dict[int, tuple[dict, bytes]] = {}
@@ -271,7 +337,9 @@ def encode_legacy(msg: LegacyObsMessage) -> bytes:
     if msg.head[4] != nsat:
         raise ValueError(f"{msg.msg_type}: header says {msg.head[4]} satellites, records {nsat}")
     widths, kinds = _layout(msg.msg_type, nsat)
-    vals = np.concatenate([np.array(msg.head, dtype=np.int64), msg.raw.reshape(-1).astype(np.int64)])
+    vals = np.concatenate(
+        [np.array(msg.head, dtype=np.int64), msg.raw.reshape(-1).astype(np.int64)]
+    )
     if msg.tail_nbits:
         widths = np.append(widths, np.int32(msg.tail_nbits))
         kinds = np.append(kinds, np.uint8(0))

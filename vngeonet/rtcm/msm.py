@@ -23,6 +23,7 @@ DF400-DF408, DF420; signal-id tables 3.5-91 (GPS), 3.5-96 (GLONASS),
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, fields
 from functools import lru_cache
 
@@ -40,21 +41,91 @@ _k = kernels.get("msm")
 # Message-type base (type = base + MSM level) -> system letter.
 SYSTEM_BASE = {1070: "G", 1080: "R", 1090: "E", 1100: "S", 1110: "J", 1120: "C", 1130: "I"}
 BASE_OF_SYSTEM = {v: k for k, v in SYSTEM_BASE.items()}
-TIME_SYSTEM = {"G": "GPST", "R": "GLONASST", "E": "GST", "S": "GPST", "J": "QZSST", "C": "BDT", "I": "IRNWT"}
+TIME_SYSTEM = {
+    "G": "GPST",
+    "R": "GLONASST",
+    "E": "GST",
+    "S": "GPST",
+    "J": "QZSST",
+    "C": "BDT",
+    "I": "IRNWT",
+}
 
 # RTCM signal id -> RINEX 3 signal code, per system (RTCM 10403.3 signal-id tables).
 SIGNAL_IDS: dict[str, dict[int, str]] = {
-    "G": {2: "1C", 3: "1P", 4: "1W", 8: "2C", 9: "2P", 10: "2W", 15: "2S", 16: "2L", 17: "2X",
-          22: "5I", 23: "5Q", 24: "5X", 30: "1S", 31: "1L", 32: "1X"},
+    "G": {
+        2: "1C",
+        3: "1P",
+        4: "1W",
+        8: "2C",
+        9: "2P",
+        10: "2W",
+        15: "2S",
+        16: "2L",
+        17: "2X",
+        22: "5I",
+        23: "5Q",
+        24: "5X",
+        30: "1S",
+        31: "1L",
+        32: "1X",
+    },
     "R": {2: "1C", 3: "1P", 8: "2C", 9: "2P"},
-    "E": {2: "1C", 3: "1A", 4: "1B", 5: "1X", 6: "1Z", 8: "6C", 9: "6A", 10: "6B", 11: "6X",
-          12: "6Z", 14: "7I", 15: "7Q", 16: "7X", 18: "8I", 19: "8Q", 20: "8X", 22: "5I",
-          23: "5Q", 24: "5X"},
+    "E": {
+        2: "1C",
+        3: "1A",
+        4: "1B",
+        5: "1X",
+        6: "1Z",
+        8: "6C",
+        9: "6A",
+        10: "6B",
+        11: "6X",
+        12: "6Z",
+        14: "7I",
+        15: "7Q",
+        16: "7X",
+        18: "8I",
+        19: "8Q",
+        20: "8X",
+        22: "5I",
+        23: "5Q",
+        24: "5X",
+    },
     "S": {2: "1C", 22: "5I", 23: "5Q", 24: "5X"},
-    "J": {2: "1C", 9: "6S", 10: "6L", 11: "6X", 15: "2S", 16: "2L", 17: "2X", 22: "5I",
-          23: "5Q", 24: "5X", 30: "1S", 31: "1L", 32: "1X"},
-    "C": {2: "2I", 3: "2Q", 4: "2X", 8: "6I", 9: "6Q", 10: "6X", 14: "7I", 15: "7Q", 16: "7X",
-          22: "5D", 23: "5P", 24: "5X", 25: "7D", 30: "1D", 31: "1P", 32: "1X"},
+    "J": {
+        2: "1C",
+        9: "6S",
+        10: "6L",
+        11: "6X",
+        15: "2S",
+        16: "2L",
+        17: "2X",
+        22: "5I",
+        23: "5Q",
+        24: "5X",
+        30: "1S",
+        31: "1L",
+        32: "1X",
+    },
+    "C": {
+        2: "2I",
+        3: "2Q",
+        4: "2X",
+        8: "6I",
+        9: "6Q",
+        10: "6X",
+        14: "7I",
+        15: "7Q",
+        16: "7X",
+        22: "5D",
+        23: "5P",
+        24: "5X",
+        25: "7D",
+        30: "1D",
+        31: "1P",
+        32: "1X",
+    },
     "I": {8: "9A", 22: "5A"},
 }
 
@@ -185,8 +256,10 @@ class MSMMessage:
 
     def time_json(self) -> dict:
         """Epoch fields of :meth:`to_json`: ISO GPS time, or the labelled system time."""
-        out = {"epoch": self.time.isoformat() if self.time is not None else None,
-               "time_system": TIME_SYSTEM[self.system]}
+        out = {
+            "epoch": self.time.isoformat() if self.time is not None else None,
+            "time_system": TIME_SYSTEM[self.system],
+        }
         if self.system == "R":
             out["glo_dow"] = self.glo_dow
             out["glo_tod_ms"] = self.glo_tod_ms
@@ -196,8 +269,15 @@ class MSMMessage:
 
     def to_json(self) -> dict:
         """JSON-serialisable dict (contract of vngeonet.rtcm); null where a level lacks a field."""
-        out = {"type": self.msg_type, "station": self.station_id, "system": self.system,
-               "msm": self.msm, **self.time_json(), "multiple": self.multiple, "iods": self.iods}
+        out = {
+            "type": self.msg_type,
+            "station": self.station_id,
+            "system": self.system,
+            "msm": self.msm,
+            **self.time_json(),
+            "multiple": self.multiple,
+            "iods": self.iods,
+        }
         out["obs"] = _obs_json(self)
         return out
 
@@ -211,9 +291,18 @@ class MSMMessage:
         """
         if self.time is None:
             raise ValueError(f"MSM {self.msg_type}: epoch time not resolved (no approximate time)")
-        return ObsEpoch(self.time, station, self.sat, self.sig, self.pr_m, self.cp_cyc,
-                        self.dop_hz, self.cn0_dbhz, np.where(self.half_cycle, 2, 0).astype(np.uint8),
-                        self.lock_s)
+        return ObsEpoch(
+            self.time,
+            station,
+            self.sat,
+            self.sig,
+            self.pr_m,
+            self.cp_cyc,
+            self.dop_hz,
+            self.cn0_dbhz,
+            np.where(self.half_cycle, 2, 0).astype(np.uint8),
+            self.lock_s,
+        )
 
 
 def _slot_constructor(cls):
@@ -238,10 +327,18 @@ _make_msm = _slot_constructor(MSMMessage)
 
 def _obs_json(m) -> list[dict]:
     def clean(a):
-        return [None if v != v else v for v in a.tolist()]
+        return [None if math.isnan(v) else v for v in a.tolist()]
 
-    cols = (m.sat.tolist(), m.sig.tolist(), clean(m.pr_m), clean(m.cp_cyc), clean(m.dop_hz),
-            clean(m.cn0_dbhz), clean(m.lock_s), m.half_cycle.tolist())
+    cols = (
+        m.sat.tolist(),
+        m.sig.tolist(),
+        clean(m.pr_m),
+        clean(m.cp_cyc),
+        clean(m.dop_hz),
+        clean(m.cn0_dbhz),
+        clean(m.lock_s),
+        m.half_cycle.tolist(),
+    )
     keys = ("sat", "sig", "pr_m", "cp_cyc", "dop_hz", "cn0_dbhz", "lock_s", "half_cycle")
     return [dict(zip(keys, row)) for row in zip(*cols)]
 
@@ -256,9 +353,14 @@ def _glo_table(ctx):
         return ent, ent[2]
     tab = np.full(65, -128, dtype=np.int8)
     for sat, k in d.items():
-        if len(sat) == 3 and sat[0] == "R" and sat[1:].isdigit() and 1 <= int(sat[1:]) <= 64:
-            if signals.GLO_CHANNEL_MIN <= k <= signals.GLO_CHANNEL_MAX:
-                tab[int(sat[1:])] = k
+        if (
+            len(sat) == 3
+            and sat[0] == "R"
+            and sat[1:].isdigit()
+            and 1 <= int(sat[1:]) <= 64
+            and signals.GLO_CHANNEL_MIN <= k <= signals.GLO_CHANNEL_MAX
+        ):
+            tab[int(sat[1:])] = k
     if len(_GLO_CACHE) > 256:
         _GLO_CACHE.clear()
     ent = [d, dict(d), tab]
@@ -362,7 +464,8 @@ def decode_msm(payload: bytes, ctx=None) -> MSMMessage:
         glo, before = _NO_GLO, b""
     try:
         head, prn, sat_raw, cell_raw, obs, half, sat, sig, tail, tail_nbits = _k.unpack_msm(
-            payload, level, tb.f0_hz, tb.df_hz, glo, tb.sat_names, tb.sig_names)
+            payload, level, tb.f0_hz, tb.df_hz, glo, tb.sat_names, tb.sig_names
+        )
     except ValueError as err:
         raise FormatError(f"MSM {msg_type}: {err}", source=_src(ctx)) from err
     if before:
@@ -371,8 +474,28 @@ def decode_msm(payload: bytes, ctx=None) -> MSMMessage:
     if ctx is not None and ctx.approx_time is not None:
         time = resolve_epoch(system, head[2], ctx.approx_time)
         ctx.approx_time = time
-    return _make_msm(msg_type, head[1], system, level, time, head[3] == 1, head, prn, sat_raw,
-                     cell_raw, sat, sig, obs[0], obs[1], obs[2], obs[3], obs[4], half, tail, tail_nbits)
+    return _make_msm(
+        msg_type,
+        head[1],
+        system,
+        level,
+        time,
+        head[3] == 1,
+        head,
+        prn,
+        sat_raw,
+        cell_raw,
+        sat,
+        sig,
+        obs[0],
+        obs[1],
+        obs[2],
+        obs[3],
+        obs[4],
+        half,
+        tail,
+        tail_nbits,
+    )
 
 
 def _src(ctx) -> str | None:
@@ -387,16 +510,31 @@ def encode_msm(msg: MSMMessage) -> bytes:
     ValueError, OverflowError
         Arrays inconsistent with the masks, or a value too wide for its field.
     """
-    return _k.pack_msm(msg.msm, msg.head, np.ascontiguousarray(msg.sat_raw, dtype=np.int32),
-                       np.ascontiguousarray(msg.cell_raw, dtype=np.int32), msg.tail, msg.tail_nbits)
+    return _k.pack_msm(
+        msg.msm,
+        msg.head,
+        np.ascontiguousarray(msg.sat_raw, dtype=np.int32),
+        np.ascontiguousarray(msg.cell_raw, dtype=np.int32),
+        msg.tail,
+        msg.tail_nbits,
+    )
 
 
 MSM_TYPES = tuple(b + lv for b in SYSTEM_BASE for lv in range(1, 8))
 DECODERS = {t: decode_msm for t in MSM_TYPES}
 ENCODERS = {MSMMessage: encode_msm}
 
-__all__ = ["MSMMessage", "decode_msm", "encode_msm", "resolve_epoch", "SIGNAL_IDS", "DECODERS",
-           "ENCODERS", "TABLES", "sat_name"]
+__all__ = [
+    "DECODERS",
+    "ENCODERS",
+    "SIGNAL_IDS",
+    "TABLES",
+    "MSMMessage",
+    "decode_msm",
+    "encode_msm",
+    "resolve_epoch",
+    "sat_name",
+]
 
 
 # --------------------------------------------------------------------------- encoding from observations
@@ -446,10 +584,20 @@ def _wavelengths(system: str, sig_ids: np.ndarray, prns: np.ndarray, glo: dict) 
     return signals.C_MPS / (f0 + k * df)
 
 
-def encode_msm_obs(epoch: ObsEpoch, system: str, msm: int, station_id: int, *, iods: int = 0,
-                   clock_steering: int = 0, external_clock: int = 0, smoothing: int = 0,
-                   smoothing_interval: int = 0, glo_channels: dict | None = None,
-                   cp_offset_cyc: dict | None = None) -> list[bytes]:
+def encode_msm_obs(
+    epoch: ObsEpoch,
+    system: str,
+    msm: int,
+    station_id: int,
+    *,
+    iods: int = 0,
+    clock_steering: int = 0,
+    external_clock: int = 0,
+    smoothing: int = 0,
+    smoothing_interval: int = 0,
+    glo_channels: dict | None = None,
+    cp_offset_cyc: dict | None = None,
+) -> list[bytes]:
     """MSM4 or MSM7 payloads carrying one system's observations of an epoch.
 
     Parameters
@@ -512,14 +660,24 @@ def encode_msm_obs(epoch: ObsEpoch, system: str, msm: int, station_id: int, *, i
     glo = dict(glo_channels or {})
     sats = sorted({c[0] for c in cells})
     groups = _split_sats(sats, cells, msm)
-    head_common = (epoch_field(system, epoch.time), iods, 0, clock_steering, external_clock,
-                   smoothing, smoothing_interval)
+    head_common = (
+        epoch_field(system, epoch.time),
+        iods,
+        0,
+        clock_steering,
+        external_clock,
+        smoothing,
+        smoothing_interval,
+    )
     out = []
     for gi, group in enumerate(groups):
         rows = [c for c in cells if c[0] in group]
         multiple = 1 if gi < len(groups) - 1 else 0
-        out.append(_encode_group(epoch, system, msm, station_id, rows, multiple, head_common, glo,
-                                 cp_offset_cyc))
+        out.append(
+            _encode_group(
+                epoch, system, msm, station_id, rows, multiple, head_common, glo, cp_offset_cyc
+            )
+        )
     return out
 
 
@@ -577,7 +735,9 @@ def _encode_group(epoch, system, msm, station_id, rows, multiple, head_common, g
     sat_raw[:, 0] = np.where(ok, rk // 1024, 255)
     sat_raw[:, 2] = np.where(ok, rk % 1024, 0)
     if system == "R" and msm == 7:  # DF419 = k + 7; 15 (reserved value) where k is unknown
-        sat_raw[:, 1] = [glo[sat_name("R", p)] + 7 if sat_name("R", p) in glo else 15 for p in prn_list]
+        sat_raw[:, 1] = [
+            glo[sat_name("R", p)] + 7 if sat_name("R", p) in glo else 15 for p in prn_list
+        ]
     rough_c = (rk / 1024.0)[sat_idx]
     cell_raw = np.zeros((len(rows), 6), dtype=np.int32)
     pr_sc, pr_bits, cp_sc, cp_bits = _FINE[msm]
@@ -593,7 +753,9 @@ def _encode_group(epoch, system, msm, station_id, rows, multiple, head_common, g
     cell_raw[:, 3] = (epoch.lli[r] & 2) != 0
     cn0 = epoch.cn0_dbhz[r]
     scale, top = (16.0, 1023) if msm == 7 else (1.0, 63)
-    cell_raw[:, 4] = np.where(np.isfinite(cn0), np.clip(np.round(np.nan_to_num(cn0) * scale), 1, top), 0)
+    cell_raw[:, 4] = np.where(
+        np.isfinite(cn0), np.clip(np.round(np.nan_to_num(cn0) * scale), 1, top), 0
+    )
     if msm == 7:
         _doppler_fields(sat_raw, cell_raw, sat_idx, -epoch.dop_hz[r] * wl)
     sat_mask = sum(1 << (64 - p) for p in prn_list)
@@ -603,8 +765,16 @@ def _encode_group(epoch, system, msm, station_id, rows, multiple, head_common, g
     for p in prn_list:
         for s in sig_list:
             cell_mask = (cell_mask << 1) | ((p, s) in present)
-    head = (BASE_OF_SYSTEM[system] + msm, station_id, head_common[0], multiple, *head_common[1:],
-            sat_mask, sig_mask, cell_mask)
+    head = (
+        BASE_OF_SYSTEM[system] + msm,
+        station_id,
+        head_common[0],
+        multiple,
+        *head_common[1:],
+        sat_mask,
+        sig_mask,
+        cell_mask,
+    )
     return _k.pack_msm(msm, head, sat_raw, cell_raw, 0, -1)
 
 
@@ -642,7 +812,7 @@ def _shift_phase(cp_cyc, wl, rough_ms, cp_sc, cp_bits, sats, sigs, offsets):
         key = (sats[i], sigs[i])
         off = offsets.get(key, 0) if offsets is not None else 0
         if abs((cp_cyc[i] + off) * wl[i] / RANGE_MS - rough_ms[i]) > lim_ms:
-            new = int(round(rough_ms[i] * RANGE_MS / wl[i] - cp_cyc[i]))
+            new = round(float(rough_ms[i] * RANGE_MS / wl[i] - cp_cyc[i]))
             reset[i] = offsets is None or new != off
             off = new
         if offsets is not None:
