@@ -372,19 +372,25 @@ def merge_obs(msgs: list, time: GPSTime, station: str) -> ObsEpoch:
     Rows are sorted by satellite then signal; when two messages carry the same
     (satellite, signal) (e.g. MSM4 and MSM7 of one system), the higher MSM level wins.
     """
+    names = ("sat", "sig", "pr_m", "cp_cyc", "dop_hz", "cn0_dbhz", "half_cycle", "lock_s")
     if len(msgs) == 1:
-        m = msgs[0]
-        cols = [m.sat, m.sig, m.pr_m, m.cp_cyc, m.dop_hz, m.cn0_dbhz, m.half_cycle, m.lock_s]
+        cols = [getattr(msgs[0], a) for a in names]
     else:
         order = sorted(msgs, key=lambda m: getattr(m, "msm", 0))
-        cols = [np.concatenate([getattr(m, a) for m in order])
-                for a in ("sat", "sig", "pr_m", "cp_cyc", "dop_hz", "cn0_dbhz", "half_cycle", "lock_s")]
-    key = np.char.add(cols[0].astype("<U3"), cols[1].astype("<U2"))
-    rev = key[::-1]
-    _, idx_rev = np.unique(rev, return_index=True)
-    idx = len(key) - 1 - idx_rev  # last occurrence of each key, sorted by key
-    sat, sig, pr, cp, dop, cn0, half, lock = (np.asarray(c)[idx] for c in cols)
-    lli = np.where(half, 2, 0).astype(np.uint8)
-    return ObsEpoch(time, station, sat.astype("<U3"), sig.astype("<U2"), pr.astype(np.float64),
-                    cp.astype(np.float64), dop.astype(np.float64), cn0.astype(np.float64), lli,
-                    lock.astype(np.float64))
+        cols = [np.concatenate([getattr(m, a) for m in order]) for a in names]
+    sat = np.asarray(cols[0], dtype="<U3")
+    sig = np.asarray(cols[1], dtype="<U2")
+    s = sat.view(np.uint32).reshape(-1, 3).astype(np.int64)
+    g = sig.view(np.uint32).reshape(-1, 2).astype(np.int64)
+    key = (s[:, 0] << 35) | (s[:, 1] << 28) | (s[:, 2] << 21) | (g[:, 0] << 14) | (g[:, 1] << 7)
+    idx = np.argsort(key, kind="stable")
+    k = key[idx]
+    if len(k) > 1 and np.any(k[1:] == k[:-1]):  # duplicates: keep the last (highest MSM level)
+        last = np.ones(len(k), dtype=bool)
+        last[:-1] = k[1:] != k[:-1]
+        idx = idx[last]
+    half = np.asarray(cols[6])[idx]
+    return ObsEpoch(time, station, sat[idx], sig[idx], np.asarray(cols[2], np.float64)[idx],
+                    np.asarray(cols[3], np.float64)[idx], np.asarray(cols[4], np.float64)[idx],
+                    np.asarray(cols[5], np.float64)[idx], np.where(half, 2, 0).astype(np.uint8),
+                    np.asarray(cols[7], np.float64)[idx])

@@ -24,6 +24,7 @@ from vngeonet.gnss.time import GPSTime
 log = logging.getLogger(__name__)
 
 _SPANS = ((900, 900), (3600, 3600), (86400, 86400))
+_BATCH = 2000  # epochs formatted per vectorised call
 
 
 @dataclass
@@ -156,9 +157,8 @@ def convert(inputs, outdir, *, version: int = 3, interval_s: float | None = None
     -------
     ConvertResult
     """
-    from vngeonet.rinex.writer import (LockTracker, format_epoch, format_nav, format_obs_header,
-                                       header_from_meta, long_name, merge_same_time, obs_types_from,
-                                       on_interval)
+    from vngeonet.rinex.writer import (format_epochs, format_nav, format_obs_header, header_from_meta,
+                                       lli_batch, long_name, merge_same_time, obs_types_from, on_interval)
 
     res = ConvertResult()
     obs, builder, res = read_epochs(inputs, station=station, config=config, date=date, res=res)
@@ -178,9 +178,10 @@ def convert(inputs, outdir, *, version: int = 3, interval_s: float | None = None
         hdr = header_from_meta(meta, types, interval_s=interval_s or _guess_interval(obs),
                                first_obs=res.first)
         hdr.marker_name, hdr.last_obs, hdr.created_utc = marker, res.last, created_utc
-        lt = LockTracker()
         parts = [format_obs_header(hdr, version)]
-        parts += [format_epoch(o, types, lt.lli(o)) for o in obs]
+        llis = lli_batch(obs)
+        for k in range(0, len(obs), _BATCH):  # vectorised formatting, bounded memory
+            parts.append(format_epochs(obs[k:k + _BATCH], types, llis[k:k + _BATCH]))
         span = _span_s(res.first, res.last)
         res.obs_path = outdir / long_name(name9, res.first, span, interval_s=hdr.interval_s or 1.0)
         res.obs_path.write_text("".join(parts))

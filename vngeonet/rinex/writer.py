@@ -169,67 +169,137 @@ def _glonass_lines(h: ObsHeader) -> list[str]:
     return out
 
 
-_BLANK = " " * 16
-_LLI_CHAR = [" "] + [str(i) for i in range(1, 10)]
-_COLS_CACHE: dict = {}
-
-
-def _columns(obs_types: dict) -> dict:
-    """(system, signal) -> column of its C observation (L, D, S follow when present), cached."""
-    key = tuple((k, tuple(v)) for k, v in obs_types.items())
-    cols = _COLS_CACHE.get(key)
-    if cols is None:
-        cols = {}
-        for sys_, types in obs_types.items():
-            for j, t in enumerate(types):
-                cols.setdefault((sys_, t[1:]), {})[t[0]] = j
-        if len(_COLS_CACHE) > 64:
-            _COLS_CACHE.clear()
-        _COLS_CACHE[key] = cols
-    return cols
-
-
 def format_epoch(obs: ObsEpoch, obs_types: dict, lli: np.ndarray | None = None, flag: int = 0) -> str:
     """Data record of one epoch (RINEX 3.05 Table A3 / 4.00 Table A4).
 
     ``lli`` overrides ``obs.lli`` (shape (n,)); observations of a system or
     signal not in ``obs_types`` are left out.  Values that do not fit F14.3
-    are left blank.  All finite values are formatted in one C-level
-    ``%``-operation (this is the converter's hot loop).
+    are left blank.  See :func:`format_epochs`.
     """
-    lli = obs.lli if lli is None else lli
-    cols = _columns(obs_types)
-    sats = obs.sat.tolist()
-    sigs = obs.sig.tolist()
-    uniq = sorted({s for s in sats if s[0] in obs_types}, key=lambda s: (SYSTEM_ORDER.find(s[0]), s))
+    return format_epochs([obs], obs_types, None if lli is None else [lli], flag)
+
+
+def _f14_3(v: np.ndarray) -> np.ndarray:
+    """Fortran F14.3 text of finite values |v| < 1e10 as a (n, 14) uint8 array (vectorised).
+
+    Rounds half to even on the value times 1000 (the written unit is 0.001).
+    """
+    m = np.rint(v * 1000.0).astype(np.int64)
+    neg = m < 0
+    a = np.abs(m)
+    out = np.full((len(v), 14), 32, dtype=np.uint8)
+    out[:, 13] = 48 + a % 10
+    out[:, 12] = 48 + (a // 10) % 10
+    out[:, 11] = 48 + (a // 100) % 10
+    out[:, 10] = 46  # "."
+    ip = a // 1000
+    ndig = np.ones(len(v), dtype=np.int64)
+    p10 = 1
+    for k in range(10):
+        present = (ip >= p10) | (k == 0)
+        out[:, 9 - k] = np.where(present, 48 + (ip // p10) % 10, 32)
+        if k:
+            ndig += present
+        p10 *= 10
+    rows = np.nonzero(neg)[0]
+    out[rows, 9 - ndig[rows]] = 45  # "-"
+    return out
+
+
+def _keys(sat: np.ndarray, sig: np.ndarray):
+    """Integer keys: system letter, satellite (3 chars) and system+signal (for table lookups)."""
+    s = np.ascontiguousarray(sat, dtype="<U3").view(np.uint32).reshape(-1, 3).astype(np.int64)
+    g = np.ascontiguousarray(sig, dtype="<U2").view(np.uint32).reshape(-1, 2).astype(np.int64)
+    return s[:, 0], (s[:, 0] << 14) | (s[:, 1] << 7) | s[:, 2], (s[:, 0] << 14) | (g[:, 0] << 7) | g[:, 1]
+
+
+def _code(text: str) -> int:
+    k = 0
+    for ch in text:
+        k = (k << 7) | ord(ch)
+    return k
+
+
+def format_epochs(obs_list, obs_types: dict, lli_list=None, flag: int = 0) -> str:
+    """Data records of many epochs at once (vectorised; the converter's hot path).
+
+    Parameters
+    ----------
+    obs_list : list of ObsEpoch
+        Epochs in the order to write.
+    obs_types : dict
+        ``{system: ["C1C", "L1C", ...]}`` as in the header.
+    lli_list : list of ndarray, optional
+        Loss-of-lock indicators per epoch (default each epoch's ``lli``).
+    """
+    if not obs_list:
+        return ""
+    lli_list = lli_list or [o.lli for o in obs_list]
+    ep = np.concatenate([np.full(len(o.sat), k, dtype=np.int64) for k, o in enumerate(obs_list)])
+    sat = np.concatenate([o.sat for o in obs_list]).astype("<U3")
+    sig = np.concatenate([o.sig for o in obs_list]).astype("<U2")
+    sysk, satk, sigk = _keys(sat, sig)
+    rank = np.full(128, 99, dtype=np.int64)
+    for i, ch in enumerate(SYSTEM_ORDER):
+        rank[ord(ch)] = i
+    known = np.isin(sysk, [ord(c) for c in obs_types])
+    line_key = ep * (1 << 40) + rank[np.minimum(sysk, 127)] * (1 << 28) + satk
+    line_key = np.where(known, line_key, -1)
+    uniq, line = np.unique(line_key, return_inverse=True)
+    first_valid = 1 if (len(uniq) and uniq[0] == -1) else 0
+    line = line - first_valid
     width = max((len(v) for v in obs_types.values()), default=0)
-    row_of = {s: k for k, s in enumerate(uniq)}
-    fields = [_BLANK] * (len(uniq) * width)
-    pos, vals, llis = [], [], []
-    arrays = {"C": obs.pr_m, "L": obs.cp_cyc, "D": obs.dop_hz, "S": obs.cn0_dbhz}
-    lli_l = lli.tolist()
-    for kind, arr in arrays.items():
-        a = arr.tolist()
-        for i, (sat, sig) in enumerate(zip(sats, sigs)):
-            c = cols.get((sat[0], sig))
-            if c is None or kind not in c:
-                continue
-            v = a[i]
-            if v != v or not -999999999.999 <= v <= _MAX_VALUE:
-                continue
-            pos.append(row_of[sat] * width + c[kind])
-            vals.append(v)
-            llis.append(lli_l[i] if kind == "L" else 0)
-    if vals:
-        text = ("%14.3f" * len(vals)) % tuple(vals)
-        for k, (p, flag_) in enumerate(zip(pos, llis)):
-            fields[p] = text[14 * k:14 * k + 14] + _LLI_CHAR[flag_] + " "
-    d = obs.time.to_datetime()
-    sec = d.second + d.microsecond * 1e-6
-    out = [f"> {d.year:4d} {d.month:02d} {d.day:02d} {d.hour:02d} {d.minute:02d}{sec:11.7f}  {flag:1d}{len(uniq):3d}\n"]
-    for k, sat in enumerate(uniq):
-        n = len(obs_types[sat[0]])
-        out.append((sat + "".join(fields[k * width:k * width + n])).rstrip() + "\n")
+    nlines = len(uniq) - first_valid
+    cells = np.full((nlines, max(width, 1), 16), 32, dtype=np.uint8)
+    lli_all = np.concatenate([np.asarray(x, dtype=np.int64) for x in lli_list])
+    for kind, name in zip(_KINDS, ("pr_m", "cp_cyc", "dop_hz", "cn0_dbhz")):
+        table = {_code(sys_ + t[1:]): j for sys_, types in obs_types.items()
+                 for j, t in enumerate(types) if t[0] == kind}
+        if not table:
+            continue
+        ukeys, inv = np.unique(sigk, return_inverse=True)
+        col = np.array([table.get(int(k), -1) for k in ukeys], dtype=np.int64)[inv]
+        v = np.concatenate([getattr(o, name) for o in obs_list]).astype(np.float64)
+        ok = known & (col >= 0) & np.isfinite(v) & (v > -999999999.999) & (v < _MAX_VALUE)
+        idx = np.nonzero(ok)[0]
+        cells[line[idx], col[idx], :14] = _f14_3(v[idx])
+        if kind == "L":
+            f = lli_all[idx]
+            cells[line[idx], col[idx], 14] = np.where((f > 0) & (f < 10), 48 + f, 32)
+    return _assemble(obs_list, obs_types, uniq[first_valid:], cells, flag)
+
+
+def _assemble(obs_list, obs_types, line_keys, cells, flag: int) -> str:
+    """Epoch headers + satellite lines (trailing blanks cut, lengths found vectorised)."""
+    nlines = len(cells)
+    satk = line_keys & ((1 << 21) - 1)
+    sysc = satk >> 14
+    body = cells.reshape(nlines, -1)
+    width = body.shape[1] + 3
+    buf = np.empty((nlines, width), dtype=np.uint8)
+    buf[:, 0], buf[:, 1], buf[:, 2] = sysc, (satk >> 7) & 127, satk & 127
+    buf[:, 3:] = body
+    # a written field always has its last decimal in column 13: the last such field ends the line
+    filled = cells[:, :, 13] != 32
+    nf = filled.shape[1]
+    lastf = (nf - 1) - np.argmax(filled[:, ::-1], axis=1)
+    rows = np.arange(nlines)
+    has_lli = cells[rows, lastf, 14] != 32
+    length = np.where(filled.any(axis=1), 3 + 16 * lastf + 14 + has_lli, 3).tolist()
+    text = buf.tobytes().decode("ascii")
+    per_epoch = np.bincount(line_keys >> 40, minlength=len(obs_list)).tolist()
+    out = []
+    j = 0
+    for k, o in enumerate(obs_list):
+        d = o.time.to_datetime()
+        sec = d.second + d.microsecond * 1e-6
+        n = per_epoch[k]
+        out.append(f"> {d.year:4d} {d.month:02d} {d.day:02d} {d.hour:02d} {d.minute:02d}{sec:11.7f}"
+                   f"  {flag:1d}{n:3d}\n")
+        for i in range(j, j + n):
+            out.append(text[i * width:i * width + length[i]])
+            out.append("\n")
+        j += n
     return "".join(out)
 
 
@@ -256,6 +326,34 @@ class LockTracker:
                     out[i] |= 1
             last[key] = (t, lock)
         return out
+
+
+def lli_batch(obs_list) -> list[np.ndarray]:
+    """:class:`LockTracker` applied to a whole list of epochs at once (vectorised, same result)."""
+    if not obs_list:
+        return []
+    n = [len(o.sat) for o in obs_list]
+    t = np.repeat([o.time.seconds for o in obs_list], n)
+    sat = np.concatenate([o.sat for o in obs_list]).astype("<U3")
+    sig = np.concatenate([o.sig for o in obs_list]).astype("<U2")
+    _, satk, sigk = _keys(sat, sig)
+    key = (satk << 14) | (sigk & ((1 << 14) - 1))
+    lock = np.concatenate([o.lock_s for o in obs_list]).astype(np.float64)
+    out = np.concatenate([o.lli for o in obs_list]).astype(np.uint8)
+    order = np.lexsort((t, key))
+    k, tt, lk = key[order], t[order], lock[order]
+    same = np.zeros(len(k), dtype=bool)
+    same[1:] = k[1:] == k[:-1]
+    prev_t = np.roll(tt, 1)
+    prev_lock = np.roll(lk, 1)
+    dt = tt - prev_t
+    with np.errstate(invalid="ignore"):
+        slip = (lk < dt - 1e-6) | ((lk < prev_lock - 1e-6) & (lk < dt + prev_lock))
+    slip &= same & np.isfinite(lk)
+    flags = np.zeros(len(k), dtype=np.uint8)
+    flags[order] = slip.astype(np.uint8)
+    out |= flags
+    return np.split(out, np.cumsum(n)[:-1])
 
 
 def merge_same_time(a: ObsEpoch, b: ObsEpoch) -> ObsEpoch:
