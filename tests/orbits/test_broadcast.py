@@ -192,3 +192,55 @@ def test_glonass_tb_resolves_to_toe(esbc):
     for g in [e for e in esbc if e.sat[0] == "R"][::50]:
         for off in (-11 * 3600.0, 0.0, 5000.0, 11 * 3600.0):
             assert glonass_tod_to_gps(g.tb_s, g.toe + off) == g.toe
+
+
+@pytest.mark.parametrize(
+    "sys,legacy,modern,limit_m",
+    [
+        ("G", "LNAV", "CNAV", 1.0),
+        ("J", "LNAV", "CNAV", 0.3),
+        ("C", "D1", "CNV1", 0.3),
+        ("C", "D1", "CNV2", 0.3),
+    ],
+)
+def test_rinex4_cnav_orbits_agree_with_legacy(sys, legacy, modern, limit_m):
+    """CNAV/CNV1/CNV2 (A_dot, delta_n0_dot, toe = toc) vs LNAV/D1 orbits of the same satellites.
+
+    GPS CNAV records of 2023 carry health 1 (signals pre-operational); health is
+    ignored here because only the orbit model is under test.
+    """
+    import dataclasses
+    import datetime as dt
+
+    from vngeonet.orbits import EphemerisStore
+
+    nav = read_nav(data_path("nav-solutions-data/NAV/V4/BRD400DLR_S_20230710000_01D_MN.rnx.gz"))
+    ephs = [dataclasses.replace(e, health=0) for e in nav.ephemerides if e.sat[0] == sys]
+    a = EphemerisStore(ephs, prefer={sys: (legacy,)})
+    b = EphemerisStore(ephs, prefer={sys: (modern,)})
+    sats = sorted(set(a.satellites) & set(b.satellites))[:8]
+    assert sats
+    t = GPSTime.from_datetime(dt.datetime(2023, 3, 12)).seconds + np.arange(0, 86400, 1800.0)
+    S, T = np.meshgrid(np.array(sats), t, indexing="ij")
+    sa, sb = a.sat_state(S.ravel(), T.ravel()), b.sat_state(S.ravel(), T.ravel())
+    ok = sa.ok & sb.ok
+    assert ok.sum() > 50
+    d = np.linalg.norm(sa.pos_m[ok] - sb.pos_m[ok], axis=1)
+    assert np.sqrt(np.mean(d**2)) < limit_m
+
+
+def test_navic_orbits_continuous_and_geosynchronous():
+    nav = read_nav(data_path("nav-solutions-data/NAV/V4/BRD400DLR_S_20230710000_01D_MN.rnx.gz"))
+    irn = sorted(
+        (e for e in nav.ephemerides if e.sat == "I02" and e.health == 0),
+        key=lambda e: e.toe.seconds,
+    )
+    diffs = []
+    for a, b in itertools.pairwise(irn):
+        dt = b.toe - a.toe
+        if 0 < dt <= 7200.0:
+            tm = a.toe + dt / 2
+            pa, pb = bc.eph_state(a, tm)[0], bc.eph_state(b, tm)[0]
+            assert 41.5e6 < np.linalg.norm(pa) < 42.8e6
+            diffs.append(np.linalg.norm(pa - pb))
+    assert diffs and np.median(diffs) < 3.0
