@@ -210,3 +210,25 @@ def test_format_errors():
         L.decode_legacy(build([(1077, 12), (0, 12)]))
     with pytest.raises(FormatError):
         L.decode_legacy(b"\x3e")
+
+
+def test_fuzz_bit_flips_and_truncation(corpus):
+    """Damaged payloads either decode (and then re-encode to the same bytes) or raise FormatError."""
+    rng = np.random.default_rng(4243)
+    n_ok = n_err = 0
+    for _ in range(1500):
+        b = bytearray(corpus[rng.integers(len(corpus))][2])
+        for _ in range(int(rng.integers(1, 5))):
+            i = int(rng.integers(16, len(b) * 8))
+            b[i // 8] ^= 1 << (7 - i % 8)
+        if rng.random() < 0.3:
+            b = b[: int(rng.integers(2, len(b) + 1))]
+        try:
+            m = L.decode_legacy(bytes(b), DecodeContext(approx_time=APPROX))
+        except FormatError:
+            n_err += 1
+            continue
+        assert L.encode_legacy(m) == bytes(b)
+        json.dumps(m.to_json(), allow_nan=False)
+        n_ok += 1
+    assert n_ok > 100 and n_err > 100

@@ -656,3 +656,38 @@ def test_encode_obs_glonass_and_others():
     assert M.encode_msm_obs(e, "G", 4, 1) == []  # G01 "7Q" has no GPS signal id
     with pytest.raises(ValueError):
         M.encode_msm_obs(e, "G", 5, 1)
+
+
+def test_unknown_signal_id_kept_but_not_in_obs_epoch():
+    fields = msm_header(1077, [1], [2, 5], [1, 1], epoch=1000)
+    fields += [(70, 8), (0, 4), (0, 10), (0, 14)]
+    fields += (
+        [(0, 20)] * 2 + [(0, 24)] * 2 + [(0, 10)] * 2 + [(0, 1)] * 2 + [(0, 10)] * 2 + [(0, 15)] * 2
+    )
+    m = M.decode_msm(build(fields), DecodeContext(approx_time=GPSTime(2300, 0.0)))
+    assert m.sig.tolist() == ["1C", ""] and np.isfinite(m.pr_m).all() and np.isnan(m.cp_cyc[1])
+    e = m.to_obs_epoch("X")
+    assert e.sig.tolist() == ["1C"] and e.sat.tolist() == ["G01"]
+
+
+def test_fuzz_bit_flips_and_truncation(corpus):
+    """Damaged payloads either decode (and then re-encode to the same bytes) or raise FormatError."""
+    rng = np.random.default_rng(4242)
+    msm = [p for _, t, p, _ in corpus if t in MSM_TYPES]
+    n_ok = n_err = 0
+    for _ in range(1500):
+        b = bytearray(msm[rng.integers(len(msm))])
+        for _ in range(int(rng.integers(1, 5))):
+            i = int(rng.integers(16, len(b) * 8))
+            b[i // 8] ^= 1 << (7 - i % 8)
+        if rng.random() < 0.3:
+            b = b[: int(rng.integers(2, len(b) + 1))]
+        try:
+            m = M.decode_msm(bytes(b), DecodeContext(approx_time=APPROX))
+        except FormatError:
+            n_err += 1
+            continue
+        assert M.encode_msm(m) == bytes(b)
+        json.dumps(m.to_json(), allow_nan=False)
+        n_ok += 1
+    assert n_ok > 100 and n_err > 100

@@ -340,11 +340,16 @@ def encode_legacy(msg: LegacyObsMessage) -> bytes:
     vals = np.concatenate(
         [np.array(msg.head, dtype=np.int64), msg.raw.reshape(-1).astype(np.int64)]
     )
-    if msg.tail_nbits:
-        widths = np.append(widths, np.int32(msg.tail_nbits))
-        kinds = np.append(kinds, np.uint8(0))
-        vals = np.append(vals, np.int64(msg.tail))
-    return _bits.pack_fields(vals, widths, kinds)
+    body = _bits.pack_fields(vals, widths, kinds)
+    if not msg.tail_nbits:
+        return body
+    # Padding bits may be many (e.g. a payload longer than its satellite count needs): append them as an int.
+    used = int(widths.sum())
+    total = used + msg.tail_nbits
+    if total % 8:
+        raise ValueError(f"{msg.msg_type}: payload is not a whole number of bytes")
+    value = (int.from_bytes(body, "big") >> (len(body) * 8 - used)) << msg.tail_nbits
+    return (value | (msg.tail & ((1 << msg.tail_nbits) - 1))).to_bytes(total // 8, "big")
 
 
 DECODERS = {t: decode_legacy for t in RECORDS}

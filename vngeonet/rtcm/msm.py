@@ -284,6 +284,9 @@ class MSMMessage:
     def to_obs_epoch(self, station: str) -> ObsEpoch:
         """The observations as an :class:`~vngeonet.model.ObsEpoch`.
 
+        Cells of signal ids without a RINEX code (``sig == ""``) are left out.
+        LLI is 2 (half-cycle ambiguity) where DF420 is set, else 0.
+
         Raises
         ------
         ValueError
@@ -291,18 +294,22 @@ class MSMMessage:
         """
         if self.time is None:
             raise ValueError(f"MSM {self.msg_type}: epoch time not resolved (no approximate time)")
-        return ObsEpoch(
-            self.time,
-            station,
+        cols = (
             self.sat,
             self.sig,
             self.pr_m,
             self.cp_cyc,
             self.dop_hz,
             self.cn0_dbhz,
-            np.where(self.half_cycle, 2, 0).astype(np.uint8),
+            self.half_cycle,
             self.lock_s,
         )
+        keep = self.sig != ""
+        if not keep.all():
+            cols = tuple(c[keep] for c in cols)
+        sat, sig, pr, cp, dop, cn0, half, lock = cols
+        lli = np.where(half, 2, 0).astype(np.uint8)
+        return ObsEpoch(self.time, station, sat, sig, pr, cp, dop, cn0, lli, lock)
 
 
 def _slot_constructor(cls):
