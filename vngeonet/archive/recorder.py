@@ -10,6 +10,7 @@ product, plus a daily navigation file.
 from __future__ import annotations
 
 import asyncio
+import datetime as _dt
 import logging
 import time
 from dataclasses import dataclass
@@ -50,14 +51,18 @@ class StationRecorder:
         Archive root (default ``config.archive_root``).
     on_epoch : callable, optional
         Called with every epoch after it was handed to the archive.
+    clock : callable
+        Monotonic clock for arrival times (epoch timeouts, flushes).
+    wall : callable, optional
+        Wall clock (``time.time``) for latency = arrival - data epoch; ``None``: not measured.
     """
 
-    def __init__(self, config, source, *, root=None, on_epoch=None, clock=time.monotonic):
+    def __init__(self, config, source, *, root=None, on_epoch=None, clock=time.monotonic, wall=None):
         from vngeonet.rtcm.framer import RTCMFramer
 
         self.config, self.source = config, source
         self.root = root if root is not None else config.archive_root
-        self.on_epoch, self.clock = on_epoch, clock
+        self.on_epoch, self.clock, self.wall = on_epoch, clock, wall
         self.builder = EpochBuilder(config.id, config=config)
         self.framer = RTCMFramer(source=config.id)
         self.status = RecorderStatus(config.id)
@@ -88,7 +93,13 @@ class StationRecorder:
                     break
                 self.status.bytes_in += len(data)
                 now = self.clock()
-                for msg in decode_frames(self.framer.feed(data), self.builder.ctx):
+                frames = self.framer.feed(data)
+                stats = self.source.stats
+                for f in frames:
+                    stats.record_frame(f.msg_type)
+                stats.crc_failures = self.framer.stats.crc_failures
+                stats.skipped_bytes = self.framer.stats.skipped_bytes
+                for msg in decode_frames(frames, self.builder.ctx):
                     self.status.messages += 1
                     for ep in self.builder.add(msg, now):
                         self._archive(ep)
@@ -122,6 +133,14 @@ class StationRecorder:
             p.add(ep.obs)
         self.status.epochs += 1
         self.status.last_epoch = ep.time.isoformat()
+        if self.wall is not None:  # latency: arrival (wall clock as GPS time) minus the data epoch
+            from vngeonet.gnss.time import utc_to_gps
+
+            now = utc_to_gps(_dt.datetime.fromtimestamp(self.wall(), _dt.timezone.utc).replace(tzinfo=None))
+            self.status.latency_s = now - ep.time
+            self.source.stats.latency_s.append(self.status.latency_s)
+            if len(self.source.stats.latency_s) > self.source.stats.window:
+                self.source.stats.latency_s.popleft()
         if self.on_epoch is not None:
             self.on_epoch(ep)
 

@@ -46,6 +46,7 @@ def _make_source(cfg, args):
 
 async def _record(configs, args) -> int:
     import asyncio
+    import time
 
     from vngeonet.archive.recorder import StationRecorder
 
@@ -54,7 +55,7 @@ async def _record(configs, args) -> int:
     for cfg in configs:
         on_epoch = (lambda ep: print(f"EPOCH {cfg.id} {ep.time.seconds:.3f}", flush=True)) \
             if args.log_epochs else None
-        rec = StationRecorder(cfg, _make_source(cfg, args), root=args.root, on_epoch=on_epoch)
+        rec = StationRecorder(cfg, _make_source(cfg, args), root=args.root, on_epoch=on_epoch, wall=time.time)
         for f in rec.recover():
             print(f"recovered {f}", file=sys.stderr)
         recs.append(rec)
@@ -80,8 +81,9 @@ async def _record(configs, args) -> int:
 
 
 def _line(s) -> str:
+    lat = f"{s.latency_s:8.1f} s" if s.latency_s is not None else "       - s"
     return (f"{s.station} {s.state:8s} {s.bytes_in:>10d} B {s.messages:>7d} msg {s.epochs:>6d} ep "
-            f"last {s.last_epoch or '-':23s} files {s.files_closed}")
+            f"last {s.last_epoch or '-':23s} latency {lat} files {s.files_closed}")
 
 
 async def _status(recs) -> None:

@@ -180,19 +180,23 @@ def format_epoch(obs: ObsEpoch, obs_types: dict, lli: np.ndarray | None = None, 
 
 
 def _f14_3(v: np.ndarray) -> np.ndarray:
-    """Fortran F14.3 text of finite values |v| < 1e10 as a (n, 14) uint8 array (vectorised).
+    """Fortran F14.3 text of finite values (-1e9 < v < 1e10) as a (n, 14) uint8 array (vectorised).
 
-    Rounds half to even on the value times 1000 (the written unit is 0.001).
+    Integer and fractional parts are rounded separately (the fraction of a
+    float64 is exact), so the text equals C ``printf("%14.3f")`` except, rarely,
+    at exact binary ties, by one unit of the last digit.
     """
-    m = np.rint(v * 1000.0).astype(np.int64)
-    neg = m < 0
-    a = np.abs(m)
+    a = np.abs(v)
+    ip = np.floor(a)
+    fr = np.rint((a - ip) * 1000.0)
+    carry = fr >= 1000.0
+    ip = (ip + carry).astype(np.int64)
+    fr = (fr - 1000.0 * carry).astype(np.int64)
     out = np.full((len(v), 14), 32, dtype=np.uint8)
-    out[:, 13] = 48 + a % 10
-    out[:, 12] = 48 + (a // 10) % 10
-    out[:, 11] = 48 + (a // 100) % 10
+    out[:, 13] = 48 + fr % 10
+    out[:, 12] = 48 + (fr // 10) % 10
+    out[:, 11] = 48 + fr // 100
     out[:, 10] = 46  # "."
-    ip = a // 1000
     ndig = np.ones(len(v), dtype=np.int64)
     p10 = 1
     for k in range(10):
@@ -201,7 +205,7 @@ def _f14_3(v: np.ndarray) -> np.ndarray:
         if k:
             ndig += present
         p10 *= 10
-    rows = np.nonzero(neg)[0]
+    rows = np.nonzero(np.signbit(v))[0]
     out[rows, 9 - ndig[rows]] = 45  # "-"
     return out
 
