@@ -12,7 +12,10 @@ along-track / cross-track parts, and the clock RMS after removing the
 per-epoch, per-system mean (the clock datum: broadcast clocks refer to each
 system's time, precise clocks to one reference clock), plus the clock STD
 after also removing each satellite's mean (the constant signal-bias part:
-e.g. Galileo I/NAV clocks refer to E1/E5b, IGS clocks to E1/E5a).
+e.g. Galileo I/NAV clocks refer to E1/E5b, IGS clocks to E1/E5a; BeiDou
+broadcast clocks to B3I).  BeiDou rows: ``C`` all, ``C2g`` BDS-2 GEO
+(C01-C05), ``C2`` BDS-2 IGSO/MEO (C06-C18), ``C3`` BDS-3 (C19-C58).  For
+a GEO, along/cross-track from the (near-zero) ECEF velocity are not meaningful.
 
 Antenna offsets: broadcast orbits of GPS, Galileo, BeiDou and QZSS refer to
 an antenna phase centre, SP3 to the centre of mass (NGA's SP3-a for 2015 is
@@ -178,8 +181,20 @@ def compare(data: Path, label, day, navs, sp3s, clks, atx, span_h, step_s, prefe
         f"  {'sys':3s} {'sats':>4s} {'samples':>7s} {'3D RMS m':>9s} {'R':>6s} {'A':>6s} {'C':>6s}"
         f" {'max 3D':>7s} {'clk RMS m':>9s} {'clk STD m':>9s} {'clk n':>6s}"
     )
-    for sys in "GRECJ":
-        m = ok & (np.char.startswith(S, sys))
+    prn = np.array([int(x[1:]) for x in S])
+    is_c = np.char.startswith(S, "C")
+    groups = [
+        ("G", np.char.startswith(S, "G")),
+        ("R", np.char.startswith(S, "R")),
+        ("E", np.char.startswith(S, "E")),
+        ("C", is_c),
+        ("C2g", is_c & (prn <= 5)),
+        ("C2", is_c & (prn > 5) & (prn <= 18)),
+        ("C3", is_c & (prn > 18) & (prn < 59)),
+        ("J", np.char.startswith(S, "J")),
+    ]
+    for sys, sel in groups:
+        m = ok & sel
         if not m.any():
             continue
         e3 = np.linalg.norm(d[m], axis=1)
@@ -200,6 +215,8 @@ def _clock_stats(dclk, m, S, T):
     cnt = np.bincount(ti)
     keep = cnt[ti] >= 2
     x, s, ti = x[keep], s[keep], ti[keep]
+    if not len(x):
+        return float("nan"), float("nan"), 0
     x = x - (np.bincount(ti, x) / np.bincount(ti))[ti]
     rms = float(np.sqrt(np.mean(x**2)))
     _, si = np.unique(s, return_inverse=True)
