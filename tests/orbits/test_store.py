@@ -35,6 +35,10 @@ def esbc(esbc_nav):
     return EphemerisStore(esbc_nav.ephemerides)
 
 
+def test_accepts_navdata(esbc_nav, esbc):
+    assert EphemerisStore(esbc_nav).satellites == esbc.satellites
+
+
 def test_sat_codes():
     assert sat_codes(np.array(["G01", "R24", "E36", "C63", "J07", "I09", "S36"])).tolist() == [
         101,

@@ -157,7 +157,7 @@ class EphemerisStore:
 
     Parameters
     ----------
-    ephemerides : iterable of KeplerEphemeris or GlonassEphemeris, optional
+    ephemerides : iterable of KeplerEphemeris or GlonassEphemeris, or NavData, optional
     prefer : dict, optional
         Message-type preference per system letter (overrides :data:`DEFAULT_PREFER`).
     validity_s : dict, optional
@@ -179,7 +179,8 @@ class EphemerisStore:
         prefer: dict[str, tuple[str, ...]] | None = None,
         validity_s: dict[str, tuple[float, float]] | None = None,
     ):
-        self._all: list = list(ephemerides)
+        # a NavData (from vngeonet.rinex.nav.read_nav) is accepted as well
+        self._all: list = list(getattr(ephemerides, "ephemerides", ephemerides))
         self.prefer = {**DEFAULT_PREFER, **(prefer or {})}
         self.validity_s = {**VALIDITY_S, **(validity_s or {})}
         self._built = False

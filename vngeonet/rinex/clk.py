@@ -104,6 +104,7 @@ def _read_one(path, sat_rows, rcv) -> tuple[float, str]:
             break
     if body is None:
         raise RINEXError("no END OF HEADER", source=src, line=len(lines))
+    epochs: dict[tuple, float] = {}  # many records share an epoch: convert each once
     for i in range(body, len(lines)):
         line = lines[i]
         typ = line[:2]
@@ -111,11 +112,14 @@ def _read_one(path, sat_rows, rcv) -> tuple[float, str]:
             continue
         f = line.split()
         try:
-            t = _to_gps(
-                _dt.datetime(int(f[2]), int(f[3]), int(f[4]), int(f[5]), int(f[6]))
-                + _dt.timedelta(seconds=float(f[7])),
-                tsys,
-            )
+            key = tuple(f[2:8])
+            t = epochs.get(key)
+            if t is None:
+                t = epochs[key] = _to_gps(
+                    _dt.datetime(int(f[2]), int(f[3]), int(f[4]), int(f[5]), int(f[6]))
+                    + _dt.timedelta(seconds=float(f[7])),
+                    tsys,
+                )
             bias = float(f[9].replace("D", "E"))
         except (ValueError, IndexError) as err:
             raise RINEXError(f"bad {typ} record: {err}", source=src, line=i + 1) from err
