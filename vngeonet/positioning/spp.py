@@ -258,45 +258,39 @@ def select_signals(ep, sat, sig, pr_m, cn0_dbhz, dop_hz, systems: str, cp_cyc=No
     lut = _LUT_CACHE.get(systems)
     if lut is None:
         lut = _LUT_CACHE.setdefault(systems, _priority_lut(systems))
-    code = lut[np.minimum(sc[:, 0], 127), np.minimum(gc[:, 0], 127), np.minimum(gc[:, 1], 127)]
+    flat = (np.minimum(sc[:, 0], 127) << 14) | (np.minimum(gc[:, 0], 127) << 7) | np.minimum(gc[:, 1], 127)
+    code = lut.reshape(-1)[flat]
     with np.errstate(invalid="ignore"):
         keep = np.flatnonzero((code != 255) & (np.asarray(pr_m) > 1e6))
     ep, code = ep[keep], code[keep]
-    sck = sc[keep]
-    satnum = sck[:, 0].astype(np.int64) * 1000 + (sck[:, 1] - 48) * 10 + (sck[:, 2] - 48)
-    key = ep * 200000 + satnum
+    satnum = ((sc[:, 0].astype(np.int64) << 16) | (sc[:, 1] << 8) | sc[:, 2])[keep]
+    key = (ep << 24) | satnum
     new = np.empty(len(key), bool)
     new[:1] = True
     new[1:] = key[1:] != key[:-1]
     gid = np.cumsum(new) - 1
     first = np.flatnonzero(new)
     m = len(first)
-    # best (lowest rank) row per (group, slot): sort by group then code, take run heads
-    order = np.argsort(gid * 64 + code, kind="stable")
-    gk = gid[order] * 4 + (code[order] >> 4)
-    head = np.empty(len(order), bool)
-    head[:1] = True
-    head[1:] = gk[1:] != gk[:-1]
+    # best (lowest rank) row per (group, slot): minimum of (code << 32 | row) over each group
     pick = np.full((m, 3), -1, np.int64)
-    h = order[head]
-    pick[gid[h], code[h] >> 4] = h
-    src = keep
-    pr = np.full((m, 3), np.nan)
-    cp = np.full((m, 3), np.nan)
-    ll = np.zeros((m, 3), np.uint8)
-    sg = np.full((m, 3), "", dtype="<U2")
+    slot = code >> 4
     for s in range(3):
-        have = pick[:, s] >= 0
-        rows = src[pick[have, s]]
-        pr[have, s] = pr_m[rows]
-        sg[have, s] = sig[rows]
-        if cp_cyc is not None:
-            cp[have, s] = cp_cyc[rows]
-        if lli is not None:
-            ll[have, s] = lli[rows]
-    p0 = np.where(pick[:, 0] >= 0, src[np.maximum(pick[:, 0], 0)], -1)
-    cn0 = np.where(p0 >= 0, np.asarray(cn0_dbhz)[p0], np.nan)
-    dop = np.where(p0 >= 0, np.asarray(dop_hz)[p0], np.nan)
+        rows = np.flatnonzero(slot == s)
+        if not len(rows):
+            continue
+        g = gid[rows]
+        starts = np.flatnonzero(np.concatenate([[True], g[1:] != g[:-1]]))
+        best = np.minimum.reduceat((code[rows].astype(np.int64) << 32) | rows, starts)
+        pick[g[starts], s] = best & 0xFFFFFFFF
+    src = keep
+    have = pick >= 0
+    rows = src[np.maximum(pick, 0)] if len(src) else np.zeros((m, 3), np.int64)
+    pr = np.where(have, np.asarray(pr_m)[rows], np.nan)
+    sg = np.where(have, np.asarray(sig)[rows], "")
+    cp = np.where(have, np.asarray(cp_cyc)[rows], np.nan) if cp_cyc is not None else np.full((m, 3), np.nan)
+    ll = np.where(have, np.asarray(lli)[rows], 0).astype(np.uint8) if lli is not None else np.zeros((m, 3), np.uint8)
+    cn0 = np.where(have[:, 0], np.asarray(cn0_dbhz)[rows[:, 0]], np.nan)
+    dop = np.where(have[:, 0], np.asarray(dop_hz)[rows[:, 0]], np.nan)
     sats = np.asarray(sat)[src[first]]
     return _Sel(ep=ep[first], sat=sats, sys=sats.astype("<U1"), pr_m=pr, sig=sg,
                 cn0_dbhz=cn0, dop_hz=dop, cp_cyc=cp, lli=ll)
@@ -494,7 +488,7 @@ def _sat_geometry(sel: _Sel, t_ep, store, glo: dict) -> dict:
     """Satellite states at transmit time for every selected row (one vectorised call)."""
     m = len(sel.ep)
     pr0 = sel.pr_m[:, 0]
-    prx = np.where(np.isfinite(pr0), pr0, np.nanmin(sel.pr_m, axis=1) if m else pr0)
+    prx = np.where(np.isfinite(pr0), pr0, np.fmin.reduce(sel.pr_m, axis=1) if m else pr0)
     t_rx = np.asarray(t_ep, np.float64)[sel.ep]
     t_tx = t_rx - prx / C_MPS
     stt = store.sat_state(sel.sat, t_tx)
