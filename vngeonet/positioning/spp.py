@@ -7,6 +7,9 @@ Pipeline, vectorised over all epochs of a file:
    ``SIGNAL_PRIORITY``);
 2. satellite positions, velocities and clocks at transmit time for every row
    in one vectorised ``sat_state`` call (transmit time ``t_rx - P/c - dt_sv``);
+   codes corrected for satellite clock and group delays, combined
+   ionosphere-free where the ``iono`` policy says so, then carrier-smoothed
+   (divergence-free Hatch filter over continuous arcs, ``SPPOptions.smooth``);
 3. a first least-squares pass without atmosphere gives approximate receiver
    positions; azimuth/elevation, troposphere (Saastamoinen + Niell) and, for
    single-frequency rows, the broadcast ionosphere (Klobuchar GPS/BDS) follow
@@ -20,6 +23,9 @@ Pipeline, vectorised over all epochs of a file:
 
 A failed epoch gives a :class:`~vngeonet.model.Solution` with
 ``status=FixQuality.NONE`` and a reason, never an exception.
+
+:func:`solve_epoch` serves live streams one epoch at a time (no smoothing
+history: the raw codes are used).
 
 Group delays: GPS/QZSS ``TGD`` (IS-GPS-200N §20.3.3.3.3.2, L2 scaled by
 ``gamma = (f1/f2)^2``); Galileo I/NAV clock with ``BGD(E1,E5b)`` (OS SIS ICD
