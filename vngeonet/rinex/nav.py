@@ -205,9 +205,14 @@ def parse_float(s: str) -> float:
 def _values(line: str, start: int, n: int, width: int = 19) -> list[float]:
     """``n`` fixed-width values from column ``start``; regex fallback for odd spacing."""
     out = []
+    text = line.replace("D", "E").replace("d", "e")
     try:
         for k in range(n):
-            out.append(parse_float(line[start + k * width : start + (k + 1) * width]))
+            chunk = text[start + k * width : start + (k + 1) * width]
+            try:
+                out.append(float(chunk))  # the common case, fast
+            except ValueError:
+                out.append(parse_float(chunk))  # blank -> NaN, embedded blanks
         return out
     except ValueError:
         pass
