@@ -7,6 +7,7 @@ from libc.stdint cimport uint8_t, int8_t, int32_t, int64_t, uint64_t
 from libc.math cimport NAN
 from libc.string cimport memcpy
 from cpython.ref cimport Py_INCREF
+from cpython.bytes cimport PyBytes_CheckExact, PyBytes_AS_STRING, PyBytes_GET_SIZE
 
 cnp.import_array()
 
@@ -94,11 +95,27 @@ cdef inline cnp.ndarray _empty(int nd, cnp.npy_intp* dims, int typenum, int zero
     return cnp.PyArray_EMPTY(nd, dims, typenum, 0)
 
 
-def unpack_msm(const uint8_t[::1] buf, int msm, const double[::1] f0_hz, const double[::1] df_hz,
-               int8_t[::1] glo_chan, cnp.ndarray sat_names, cnp.ndarray sig_names):
+cdef inline const char* _table(cnp.ndarray a, Py_ssize_t n, int typenum, str what) except NULL:
+    """Data pointer of a C-contiguous 1-D table with at least n entries of the given type."""
+    if cnp.PyArray_TYPE(a) != typenum or not cnp.PyArray_IS_C_CONTIGUOUS(a) or a.shape[0] < n:
+        raise ValueError(f"{what} must be a contiguous array of at least {n} entries of the documented dtype")
+    return <const char*>cnp.PyArray_DATA(a)
+
+
+def unpack_msm(buf, int msm, cnp.ndarray f0_hz, cnp.ndarray df_hz, cnp.ndarray glo_chan,
+               cnp.ndarray sat_names, cnp.ndarray sig_names):
     """See vngeonet.kernels.msm.unpack_msm (the specification)."""
-    cdef Py_ssize_t nbits = buf.shape[0] * 8
+    cdef const uint8_t[::1] view
     cdef const uint8_t* b
+    cdef Py_ssize_t nbytes
+    if PyBytes_CheckExact(buf):
+        b = <const uint8_t*>PyBytes_AS_STRING(buf)
+        nbytes = PyBytes_GET_SIZE(buf)
+    else:
+        view = buf
+        nbytes = view.shape[0]
+        b = &view[0] if nbytes else <const uint8_t*>b""
+    cdef Py_ssize_t nbits = nbytes * 8
     cdef Py_ssize_t pos, need, x
     cdef int i, j, c, f, col, n, nsat, nsig, ncell, sgn
     cdef uint64_t sat_mask, sig_mask
@@ -107,14 +124,13 @@ def unpack_msm(const uint8_t[::1] buf, int msm, const double[::1] f0_hz, const d
     cdef int cell_sat[2048]
     if msm < 1 or msm > 7:
         raise ValueError(f"MSM level must be 1..7, got {msm}")
-    if f0_hz.shape[0] < 33 or df_hz.shape[0] < 33 or glo_chan.shape[0] < 65:
-        raise ValueError("f0_hz/df_hz need 33 entries and glo_chan 65")
-    if (sat_names.shape[0] < 65 or sig_names.shape[0] < 33 or not sat_names.flags.c_contiguous
-            or not sig_names.flags.c_contiguous):
-        raise ValueError("sat_names needs 65 and sig_names 33 contiguous entries")
+    cdef const double* f0 = <const double*>_table(f0_hz, 33, cnp.NPY_FLOAT64, "f0_hz")
+    cdef const double* df = <const double*>_table(df_hz, 33, cnp.NPY_FLOAT64, "df_hz")
+    cdef int8_t* glo = <int8_t*>_table(glo_chan, 65, cnp.NPY_INT8, "glo_chan")
+    _table(sat_names, 65, cnp.NPY_UNICODE, "sat_names")
+    _table(sig_names, 33, cnp.NPY_UNICODE, "sig_names")
     if nbits < 169:
         raise ValueError(f"MSM payload too short: header needs 169 bits, have {nbits}")
-    b = &buf[0]
     sat_mask = (getu(b, 73, 32) << 32) | getu(b, 105, 32)
     sig_mask = getu(b, 137, 32)
     nsat = 0
@@ -182,7 +198,7 @@ def unpack_msm(const uint8_t[::1] buf, int msm, const double[::1] f0_hz, const d
     cdef Py_ssize_t sat_w = sat_names.itemsize, sig_w = sig_names.itemsize
     cdef int fdma = 0
     for i in range(1, 33):
-        if df_hz[i] != 0.0:
+        if df[i] != 0.0:
             fdma = 1
     if ncell > 2048:
         raise ValueError("MSM with more than 2048 cells")
@@ -225,8 +241,8 @@ def unpack_msm(const uint8_t[::1] buf, int msm, const double[::1] f0_hz, const d
         if fdma and (msm == 5 or msm == 7):
             for i in range(nsat):
                 if sr[4 * i + 1] <= 13:
-                    glo_chan[prn_l[i]] = <int8_t>(sr[4 * i + 1] - 7)
-        _observables(msm, sr, cr, cell_sat, cp_v, cs_v, f0_hz, df_hz, glo_chan, ob, hv, ncell)
+                    glo[prn_l[i]] = <int8_t>(sr[4 * i + 1] - 7)
+        _observables(msm, sr, cr, cell_sat, cp_v, cs_v, f0, df, glo, ob, hv, ncell)
     cdef Py_ssize_t tail_nbits = nbits - pos
     if tail_nbits <= 57:
         tail = getu(b, pos, <int>tail_nbits)
@@ -236,8 +252,8 @@ def unpack_msm(const uint8_t[::1] buf, int msm, const double[::1] f0_hz, const d
 
 
 cdef void _observables(int msm, const int32_t* sr, const int32_t* cr, const int* cell_sat,
-                       const uint8_t* cprn, const uint8_t* csig, const double[::1] f0_hz,
-                       const double[::1] df_hz, const int8_t[::1] glo_chan, double* ob,
+                       const uint8_t* cprn, const uint8_t* csig, const double* f0_hz,
+                       const double* df_hz, const int8_t* glo_chan, double* ob,
                        uint8_t* hv, int ncell) noexcept nogil:
     cdef double nan = NAN
     cdef int c, s, sig, k, ext = msm >= 6

@@ -311,3 +311,22 @@ def test_legacy_truncated_and_bad_layout(impl):
         k.unpack_legacy(*args)
     np.testing.assert_array_equal(k.LOCK_LEGACY_S, REF.LOCK_LEGACY_S)
     assert tuple(k.LEGACY_COLS) == tuple(REF.LEGACY_COLS)
+
+
+@pytest.mark.parametrize("impl", impl_param("msm"))
+def test_table_arguments_checked(impl):
+    k = kernels.get("msm", impl)
+    p = _random_msm(np.random.default_rng(8), 7, 2, 2, 1.0)
+    good = list(_args(p))
+    for i, bad in (
+        (2, good[2].astype(np.float32)),
+        (3, good[3][:10]),
+        (4, good[4].astype(np.int16)),
+        (5, good[5][:5]),
+        (6, good[6][::2]),
+    ):
+        args = list(good)
+        args[i] = bad
+        with pytest.raises(ValueError):
+            k.unpack_msm(*args)
+    _same(k.unpack_msm(bytearray(p), *good[1:]), REF.unpack_msm(memoryview(p), *good[1:]))

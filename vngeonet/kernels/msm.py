@@ -87,6 +87,20 @@ def _popcount(v: int) -> int:
     return v.bit_count()
 
 
+def _table(a, n: int, kind: str, what: str) -> None:
+    """A 1-D C-contiguous ndarray of at least n entries: float64 ("f"), int8 ("i") or str ("U")."""
+    ok = {"f": np.float64, "i": np.int8}.get(kind)
+    if (
+        not isinstance(a, np.ndarray)
+        or not a.flags.c_contiguous
+        or len(a) < n
+        or (a.dtype != ok if ok is not None else a.dtype.kind != "U")
+    ):
+        raise ValueError(
+            f"{what} must be a contiguous array of at least {n} entries of the documented dtype"
+        )
+
+
 def _check_len(nbits: int, need: int, what: str):
     if need > nbits:
         raise ValueError(f"MSM payload too short: {what} needs {need} bits, have {nbits}")
@@ -136,10 +150,11 @@ def unpack_msm(buf, msm, f0_hz, df_hz, glo_chan, sat_names, sig_names):
     """
     if not 1 <= msm <= 7:
         raise ValueError(f"MSM level must be 1..7, got {msm}")
-    if len(f0_hz) < 33 or len(df_hz) < 33 or len(glo_chan) < 65:
-        raise ValueError("f0_hz/df_hz need 33 entries and glo_chan 65")
-    if len(sat_names) < 65 or len(sig_names) < 33:
-        raise ValueError("sat_names needs 65 and sig_names 33 contiguous entries")
+    _table(f0_hz, 33, "f", "f0_hz")
+    _table(df_hz, 33, "f", "df_hz")
+    _table(glo_chan, 65, "i", "glo_chan")
+    _table(sat_names, 65, "U", "sat_names")
+    _table(sig_names, 33, "U", "sig_names")
     nbits = len(buf) * 8
     _check_len(nbits, HEADER_BITS, "header")
     r = _Reader(buf)
