@@ -1,0 +1,660 @@
+"""Carrier-phase relative positioning: static baselines and kinematic RTK.
+
+Observation model (between-receiver single differences SD = rover - base,
+double differences DD = SD_i - SD_ref per system and frequency band, metres)::
+
+    DD(lambda phi) = DD(rho) + DD(T) + DD(m_w) dZ - kappa_f DD(I) + lambda_f DD(N)
+    DD(P)          = DD(rho) + DD(T) + DD(m_w) dZ + kappa_f DD(I)
+
+``rho`` is the geometric range with the satellite at its transmit time
+(from each receiver's own pseudorange, so receiver clocks cancel exactly) and
+the Earth's rotation during the flight (Sagnac).  ``T`` is the a-priori
+troposphere (Saastamoinen zenith delays + Niell mapping at each station's
+height); ``dZ`` an optional zenith wet residual of the rover relative to the
+base with the Niell wet mapping ``m_w``.  ``I`` is the single-difference slant
+ionosphere on the first band, ``kappa_f = (f_1 / f_f)^2``.  ``N`` are the
+single-difference ambiguities (cycles): they are the filter states, so the
+reference satellite (the highest at the rover, chosen per system and band at
+every epoch) can change freely; differences of SD ambiguities of a CDMA band
+are integers, which is what LAMBDA fixes.
+
+Ionosphere rule: baselines shorter than ``iono_auto_km`` (10 km) ignore the
+differential ionosphere (below ~1-2 cm there); longer ones estimate the SD
+slant ionosphere per satellite with a prior of ``iono_ppm`` (2 ppm) of the
+baseline length and a random walk (ionosphere-weighted model).  Troposphere:
+model only below ``tropo_auto_km`` (20 km), above that a zenith residual is
+estimated as a random walk.
+
+Weights: per receiver and satellite ``sigma^2 = a^2 + a^2 / sin^2(el)`` with
+``a = phase_sigma_m`` (3 mm) for phase and ``code_phase_ratio`` times more for
+code; DD covariances are formed exactly (correlated through the reference).
+
+Estimation: one extended Kalman filter serves both modes.  Kinematic: the
+position is white noise, re-initialised every epoch at the code solution with
+``pos_sigma_m``.  Static: the position has no process noise, so the filter is
+the recursive form of the batch least-squares adjustment of all epochs (same
+normal equations, ambiguities of finished arcs kept in the state until
+their satellite reappears with a slip); its last epoch is the batch solution.
+Float then fixed: LAMBDA (:mod:`vngeonet.positioning.ambiguity`) with the
+adaptive ratio test and partial fixing, the fix validated by the phase
+residuals.  Kinematic "hold": once fixed for ``hold_after`` epochs the fixed
+integers are fed back as tight pseudo-observations.  Optional backward pass
+and combination (covariance-weighted mean of the forward and backward
+solutions; a fixed one wins over a float one).
+
+Single-frequency and GLONASS: GLONASS is excluded here (FDMA ambiguities
+need inter-frequency bias handling this module does not model).
+
+References
+----------
+Teunissen P.J.G. & Kleusberg A. (eds.) (1998), GPS for Geodesy, ch. 8 and 9.
+Takasu T. & Yasuda A. (2009), Development of the low-cost RTK-GPS receiver with
+an open source program package RTKLIB (ideas only).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from vngeonet.gnss import coords
+from vngeonet.gnss.signals import frequency_hz
+from vngeonet.gnss.time import GPSTime
+from vngeonet.model import FixQuality
+from vngeonet.positioning import ambiguity
+from vngeonet.positioning.models import niell, tropo_delay
+from vngeonet.positioning.slips import detect_slips
+
+log = logging.getLogger(__name__)
+C_MPS = 299792458.0
+OMEGA_E_RADPS = 7.2921151467e-5
+
+# Bands used per system, in order, with the signal priority inside each band.
+BANDS = {
+    "G": (("1", "CWPXSL"), ("2", "WXLSPCD"), ("5", "QXI")),
+    "J": (("1", "CXSL"), ("2", "XLS"), ("5", "QXI")),
+    "E": (("1", "CXB"), ("5", "QXI"), ("7", "QXI")),
+    "C": (("2", "IXQ"), ("7", "IXQ"), ("6", "IXQ")),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RTKOptions:
+    """Settings of :func:`solve_baseline` (see the module notes for the model)."""
+
+    mode: str = "kinematic"  # "kinematic" or "static"
+    systems: str = "GECJ"
+    nfreq: int = 2
+    elev_mask_deg: float = 15.0
+    ar_elev_mask_deg: float = 15.0
+    phase_sigma_m: float = 0.003
+    code_phase_ratio: float = 100.0
+    iono: str = "auto"  # "auto", "off", "est"
+    iono_auto_km: float = 10.0
+    iono_ppm: float = 2.0
+    iono_rate_mps: float = 1e-4  # random walk of the SD slant ionosphere, m/sqrt(s) per 10 km
+    tropo: str = "auto"  # "auto", "model", "est"
+    tropo_auto_km: float = 20.0
+    tropo_rate_mps: float = 1e-4
+    pos_sigma_m: float = 30.0
+    amb_sigma_cyc: float = 30.0
+    amb_rate_cyc: float = 1e-4
+    ar: bool = True
+    par: bool = True
+    min_success: float = 0.99
+    hold: bool = True
+    hold_after: int = 3
+    backward: bool = False
+    max_gap_s: float = 300.0
+    validate_sigma: float = 5.0
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class StaticSummary:
+    """Final static solution (the batch adjustment of all epochs)."""
+
+    status: FixQuality
+    pos_ecef_m: np.ndarray
+    cov_ecef_m2: np.ndarray
+    baseline_m: np.ndarray
+    length_m: float
+    length_sd_m: float
+    ratio: float
+    success_rate: float
+    n_amb: int
+    n_fixed: int
+    moving: bool
+    reason: str = ""
+    flagged_epochs: int = 0
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RTKResult:
+    """Per-epoch solutions (arrays over the rover epochs) and, for static, the final one."""
+
+    time_gps_s: np.ndarray
+    status: np.ndarray  # int8 FixQuality
+    pos_ecef_m: np.ndarray  # (n, 3)
+    cov_ecef_m2: np.ndarray  # (n, 3, 3)
+    nsat: np.ndarray
+    ratio: np.ndarray
+    success_rate: np.ndarray
+    n_fixed: np.ndarray
+    base_ecef_m: np.ndarray
+    mode: str
+    final: StaticSummary | None = None
+    info: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.time_gps_s)
+
+    @property
+    def baseline_m(self) -> np.ndarray:
+        """Rover minus base, ECEF (n, 3)."""
+        return self.pos_ecef_m - self.base_ecef_m
+
+    def fix_rate(self) -> float:
+        """Fraction of rover epochs with a fixed solution."""
+        return float(np.mean(self.status == FixQuality.FIX)) if len(self) else 0.0
+
+
+# ----------------------------------------------------------------------------- data
+@dataclass(eq=False)
+class _Pair:
+    t: np.ndarray  # (n_ep,)
+    sats: np.ndarray  # (ns,)
+    sys: np.ndarray  # (ns,) system letters
+    lam: np.ndarray  # (ns, nf)
+    kappa: np.ndarray  # (ns, nf)
+    r: dict  # rover wide arrays: pr, cp, dop, lli (n_ep, ns, nf)
+    b: dict  # base wide arrays
+    has_base: np.ndarray  # (n_ep,)
+    spp: np.ndarray  # (n_ep, 3) rover code positions (NaN unknown)
+    base: np.ndarray  # (3,)
+    t_base: np.ndarray  # (n_ep,) base time tags matched to the rover epochs
+
+
+def _band_lut(systems: str, nf: int):
+    lut = {}
+    for s in systems:
+        for f, (band, prio) in enumerate(BANDS.get(s, ())[:nf]):
+            for p, c in enumerate(prio):
+                lut[(s, band + c)] = (f, p)
+    return lut
+
+
+def _wide(obs, rows_ep, sat_index, lut, n_ep, ns, nf):
+    """Per (epoch, satellite, band) arrays of the best signal with phase and code."""
+    keys = np.array([lut.get((s[0], g), (-1, 99)) for s, g in zip(obs.sat, obs.sig)]).reshape(-1, 2)
+    k = np.array([sat_index.get(s, -1) for s in obs.sat])
+    ok = (rows_ep >= 0) & (k >= 0) & (keys[:, 0] >= 0) & np.isfinite(obs.cp_cyc) & np.isfinite(obs.pr_m)
+    idx = np.flatnonzero(ok)
+    cell = (rows_ep[idx].astype(np.int64) * ns + k[idx]) * nf + keys[idx, 0]
+    order = np.lexsort((keys[idx, 1], cell))
+    cell, idx = cell[order], idx[order]
+    first = np.ones(len(cell), bool)
+    first[1:] = cell[1:] != cell[:-1]
+    cell, idx = cell[first], idx[first]
+    out = {}
+    for name, src, fill in (("pr", obs.pr_m, np.nan), ("cp", obs.cp_cyc, np.nan),
+                            ("dop", obs.dop_hz, np.nan), ("lli", obs.lli, 0)):
+        a = np.full(n_ep * ns * nf, fill, dtype=np.uint8 if name == "lli" else np.float64)
+        a[cell] = src[idx]
+        out[name] = a.reshape(n_ep, ns, nf)
+    return out
+
+
+def prepare(rover, base, base_pos, opt: RTKOptions, spp_pos=None) -> _Pair:
+    """Align rover and base observations (``ObsData``) on the rover epochs."""
+    lut = _band_lut(opt.systems, opt.nfreq)
+    t = np.asarray(rover.time_gps_s, np.float64)
+    tb = np.asarray(base.time_gps_s, np.float64)
+    j = np.clip(np.searchsorted(tb, t - 0.05), 0, max(len(tb) - 1, 0))
+    has_base = (np.abs(tb[j] - t) < 0.05) if len(tb) else np.zeros(len(t), bool)
+    t_base = np.where(has_base, tb[j], t) if len(tb) else t.copy()
+    base_map = np.full(len(tb), -1, np.int64)
+    base_map[j[has_base]] = np.flatnonzero(has_base)
+    sats = np.array(sorted({s for s in np.unique(rover.sat) if s[0] in opt.systems and
+                            any((s[0], g) in lut for g in np.unique(rover.sig))}), dtype="<U3")
+    ns, nf, n_ep = len(sats), opt.nfreq, len(t)
+    sat_index = {s: i for i, s in enumerate(sats)}
+    r = _wide(rover, np.asarray(rover.epoch_idx, np.int64), sat_index, lut, n_ep, ns, nf)
+    b = _wide(base, base_map[np.asarray(base.epoch_idx, np.int64)], sat_index, lut, n_ep, ns, nf)
+    lam = np.full((ns, nf), np.nan)
+    for i, s in enumerate(sats):
+        for f, (band, _p) in enumerate(BANDS[s[0]][:nf]):
+            lam[i, f] = C_MPS / frequency_hz(s[0], band + _p[0])
+    kappa = (lam / lam[:, :1]) ** 2
+    sysl = np.array([s[0] for s in sats])
+    spp = np.full((n_ep, 3), np.nan) if spp_pos is None else np.asarray(spp_pos, np.float64)
+    return _Pair(t, sats, sysl, lam, kappa, r, b, has_base, spp, np.asarray(base_pos, np.float64), t_base)
+
+
+def _sat_positions(pair: _Pair, w: dict, rx: np.ndarray, store, t_tag):
+    """Satellite ECEF at transmit time, rotated to the receive-time frame (n_ep, ns, 3)."""
+    pr = np.where(np.isfinite(w["pr"][..., 0]), w["pr"][..., 0], w["pr"][..., -1])
+    n_ep, ns = pr.shape
+    ok = np.isfinite(pr)
+    e, k = np.nonzero(ok)
+    tt = t_tag[e] - pr[e, k] / C_MPS
+    st = store.sat_state(pair.sats[k], tt)
+    st = store.sat_state(pair.sats[k], tt - st.clk_s)
+    pos = st.pos_m
+    rxe = rx[e] if rx.ndim == 2 else np.broadcast_to(rx, pos.shape)
+    tau = np.linalg.norm(pos - rxe, axis=1) / C_MPS
+    ang = OMEGA_E_RADPS * tau
+    ca, sa = np.cos(ang), np.sin(ang)
+    rot = np.stack([ca * pos[:, 0] + sa * pos[:, 1], -sa * pos[:, 0] + ca * pos[:, 1], pos[:, 2]], 1)
+    out = np.full((n_ep, ns, 3), np.nan)
+    out[e, k] = rot
+    return out
+
+
+def _tropo(sv, rx, t0):
+    """Elevation (rad), a-priori slant troposphere (m) and wet mapping for a receiver."""
+    n_ep, ns, _ = sv.shape
+    rxe = np.broadcast_to(rx.reshape(-1, 1, 3) if rx.ndim == 2 else rx, sv.shape)
+    ok = np.all(np.isfinite(sv), axis=2) & np.all(np.isfinite(rxe), axis=2)
+    el = np.full((n_ep, ns), np.nan)
+    trop = np.zeros((n_ep, ns))
+    mw = np.zeros((n_ep, ns))
+    if not ok.any():
+        return el, trop, mw
+    flat_rx, flat_sv = rxe[ok], sv[ok]
+    llh = coords.ecef_to_llh(flat_rx)
+    _az, e = coords.az_el(flat_rx, flat_sv)
+    doy = GPSTime.from_seconds(t0).to_datetime().timetuple().tm_yday
+    d, _v = tropo_delay(e, llh[:, 0], llh[:, 2], doy)
+    _mh, m_w = niell(np.maximum(e, 0.05), llh[:, 0], llh[:, 2], doy)
+    el[ok], trop[ok], mw[ok] = e, d, m_w
+    return el, trop, mw
+
+
+# ----------------------------------------------------------------------------- filter
+class _Filter:
+    """The EKF over [pos(3), dZ, I(ns), N(ns x nf)] for one processing direction."""
+
+    def __init__(self, pair: _Pair, geo: dict, opt: RTKOptions, est_iono: bool, est_tropo: bool,
+                 bl_km: float):
+        self.p, self.g, self.o = pair, geo, opt
+        ns, nf = len(pair.sats), pair.lam.shape[1]
+        self.ns, self.nf = ns, nf
+        self.N = 4 + ns + ns * nf
+        self.x = np.zeros(self.N)
+        self.P = np.zeros((self.N, self.N))
+        self.est_iono, self.est_tropo = est_iono, est_tropo
+        self.iono0 = max(opt.iono_ppm * 1e-6 * bl_km * 1e3, 0.02)
+        self.iono_q = (opt.iono_rate_mps * max(bl_km, 1.0) / 10.0) ** 2
+        self.last_t = np.full(self.N, np.nan)
+        self.nfix = 0
+        self.nis_flags = 0
+
+    def ia(self, k, f):
+        return 4 + self.ns + k * self.nf + f
+
+    def _reset(self, idx, val, var):
+        self.P[idx, :] = 0.0
+        self.P[:, idx] = 0.0
+        self.x[idx] = val
+        self.P[idx, idx] = var
+
+    def predict(self, e, t, ok, slip, static):
+        o, p = self.o, self.p
+        if not static or not np.isfinite(self.last_t[0]):
+            x0 = p.spp[e] if np.all(np.isfinite(p.spp[e])) else (
+                self.x[:3] if np.isfinite(self.last_t[0]) else self.g["rx0"])
+            self._reset(np.arange(3), x0, o.pos_sigma_m ** 2)
+        self.last_t[:3] = t
+        if self.est_tropo:
+            if not np.isfinite(self.last_t[3]):
+                self._reset(np.array([3]), 0.0, 0.3 ** 2)
+            else:
+                self.P[3, 3] += o.tropo_rate_mps ** 2 * abs(t - self.last_t[3])
+            self.last_t[3] = t
+        ks = np.flatnonzero(ok.any(axis=1))
+        if self.est_iono:
+            ii = 4 + ks
+            dt = np.abs(t - self.last_t[ii])
+            fresh = ~(dt <= o.max_gap_s)
+            if fresh.any():
+                self._reset(ii[fresh], 0.0, self.iono0 ** 2)
+            self.P[ii[~fresh], ii[~fresh]] += self.iono_q * dt[~fresh]
+            self.last_t[ii] = t
+        k, f = np.nonzero(ok)
+        ia = self.ia(k, f)
+        dt = np.abs(t - self.last_t[ia])
+        new = slip[k, f] | ~(dt <= o.max_gap_s)
+        if new.any():
+            kn, fn = k[new], f[new]
+            lam = p.lam[kn, fn]
+            sd_cp = lam * (p.r["cp"][e, kn, fn] - p.b["cp"][e, kn, fn])
+            sd_pr = p.r["pr"][e, kn, fn] - p.b["pr"][e, kn, fn]
+            self._reset(ia[new], (sd_cp - sd_pr) / lam, o.amb_sigma_cyc ** 2)
+        old = ia[~new]
+        self.P[old, old] += o.amb_rate_cyc ** 2 * dt[~new]
+        self.last_t[ia] = t
+
+    def design(self, e, ok, x):
+        """DD residuals v (m), design H (m, N), covariance R, and row info."""
+        p, g, o = self.p, self.g, self.o
+        sv = g["sv_r"][e]
+        d = sv - x[:3]
+        rho = np.linalg.norm(d, axis=1)
+        los = d / rho[:, None]
+        geo = rho - g["rho_b"][e] + g["trop_r"][e] - g["trop_b"][e]
+        if self.est_tropo:
+            geo = geo + g["mw_r"][e] * x[3]
+        el = g["el_r"][e]
+        s2 = 1.0 / np.maximum(np.sin(el), 0.1) ** 2
+        var_phase = o.phase_sigma_m ** 2 * (1 + s2) + o.phase_sigma_m ** 2 * (1 + 1.0 / np.maximum(
+            np.sin(g["el_b"][e]), 0.1) ** 2)
+        rows_v, rows_h, blocks, info = [], [], [], []
+        for sysl in np.unique(p.sys):
+            for f in range(self.nf):
+                mem = np.flatnonzero(ok[:, f] & (p.sys == sysl))
+                if len(mem) < 2:
+                    continue
+                ref = mem[np.argmax(el[mem])]
+                oth = mem[mem != ref]
+                lam, kap = p.lam[:, f], p.kappa[:, f]
+                for typ in (0, 1):  # phase, code
+                    if typ == 0:
+                        obs = lam * (p.r["cp"][e, :, f] - p.b["cp"][e, :, f])
+                        mod = geo - kap * x[4:4 + self.ns] * self.est_iono + lam * x[self.ia(np.arange(self.ns), f)]
+                        var = var_phase
+                    else:
+                        obs = p.r["pr"][e, :, f] - p.b["pr"][e, :, f]
+                        mod = geo + kap * x[4:4 + self.ns] * self.est_iono
+                        var = var_phase * o.code_phase_ratio ** 2
+                    v = (obs[oth] - mod[oth]) - (obs[ref] - mod[ref])
+                    H = np.zeros((len(oth), self.N))
+                    H[:, :3] = -(los[oth] - los[ref])
+                    if self.est_tropo:
+                        H[:, 3] = g["mw_r"][e][oth] - g["mw_r"][e][ref]
+                    r = np.arange(len(oth))
+                    if self.est_iono:
+                        sgn = -1.0 if typ == 0 else 1.0
+                        H[r, 4 + oth] = sgn * kap[oth]
+                        H[:, 4 + ref] = -sgn * kap[ref]
+                    if typ == 0:
+                        H[r, self.ia(oth, f)] = lam[oth]
+                        H[:, self.ia(ref, f)] = -lam[ref]
+                    R = np.diag(var[oth]) + var[ref]
+                    rows_v.append(v)
+                    rows_h.append(H)
+                    blocks.append(R)
+                    info.append((typ, f, ref, oth))
+        if not rows_v:
+            return None
+        return np.concatenate(rows_v), np.vstack(rows_h), _block_diag(blocks), info
+
+    def update(self, v, H, R):
+        PHt = self.P @ H.T
+        S = H @ PHt + R
+        try:
+            K = np.linalg.solve(S, PHt.T).T
+        except np.linalg.LinAlgError:
+            return None
+        self.x = self.x + K @ v
+        self.P = self.P - K @ PHt.T
+        self.P = 0.5 * (self.P + self.P.T)
+        return S
+
+    def amb_transform(self, e, ok):
+        """DD ambiguity transform T (nd, N) over the AR-eligible SD ambiguities."""
+        p, g = self.p, self.g
+        el = g["el_r"][e]
+        elig = ok & (el >= math.radians(self.o.ar_elev_mask_deg))[:, None]
+        rows = []
+        for sysl in np.unique(p.sys):
+            for f in range(self.nf):
+                mem = np.flatnonzero(elig[:, f] & (p.sys == sysl))
+                if len(mem) < 2:
+                    continue
+                ref = mem[np.argmax(el[mem])]
+                for j in mem[mem != ref]:
+                    row = np.zeros(self.N)
+                    row[self.ia(j, f)] = 1.0
+                    row[self.ia(ref, f)] = -1.0
+                    rows.append(row)
+        return np.array(rows).reshape(-1, self.N)
+
+
+def _block_diag(blocks):
+    n = sum(b.shape[0] for b in blocks)
+    out = np.zeros((n, n))
+    i = 0
+    for b in blocks:
+        m = b.shape[0]
+        out[i:i + m, i:i + m] = b
+        i += m
+    return out
+
+
+def _phase_rows(info):
+    sel, i = [], 0
+    for typ, _f, _ref, oth in info:
+        if typ == 0:
+            sel.extend(range(i, i + len(oth)))
+        i += len(oth)
+    return np.array(sel, np.int64)
+
+
+def _epoch(flt: _Filter, e, ok, slip, static):
+    """Process one epoch; returns (status, pos, cov, nsat, ratio, ps, n_fixed, flagged)."""
+    p, o = flt.p, flt.o
+    t = p.t[e]
+    flt.predict(e, t, ok, slip, static)
+    d = flt.design(e, ok, flt.x)
+    nsat = int(ok.any(axis=1).sum())
+    if d is None or nsat < 4:
+        return FixQuality.SPP, p.spp[e], np.eye(3) * 100.0, nsat, 0.0, 0.0, 0, False
+    v, H, R, info = d
+    flagged = False
+    if static and np.isfinite(flt.last_t[0]):
+        flagged = _motion_test(flt, v, H, R, info)
+    if flt.update(v, H, R) is None:
+        return FixQuality.SPP, p.spp[e], np.eye(3) * 100.0, nsat, 0.0, 0.0, 0, flagged
+    out = _resolve(flt, e, ok, info)
+    return (*out[:2], out[2], nsat, *out[3:], flagged)
+
+
+def _motion_test(flt, v, H, R, info):
+    """Static mode: do the code DD innovations demand a different position?"""
+    code = np.setdiff1d(np.arange(len(v)), _phase_rows(info))
+    if len(code) < 4:
+        return False
+    Hc = H[code, :3]
+    W = np.linalg.inv(R[np.ix_(code, code)])
+    N = Hc.T @ W @ Hc
+    try:
+        C = np.linalg.inv(N)
+    except np.linalg.LinAlgError:
+        return False
+    dx = C @ Hc.T @ W @ v[code]
+    Ptot = C + flt.P[:3, :3]
+    stat = float(dx @ np.linalg.solve(Ptot, dx))
+    return stat > 27.9 and float(np.linalg.norm(dx)) > 1.0  # chi2(3) 99.9999 %
+
+
+def _resolve(flt: _Filter, e, ok, info):
+    o = flt.o
+    pos, cov = flt.x[:3].copy(), flt.P[:3, :3].copy()
+    if not o.ar:
+        return FixQuality.FLOAT, pos, cov, 0.0, 0.0, 0
+    T = flt.amb_transform(e, ok)
+    if T.shape[0] < 2:
+        return FixQuality.FLOAT, pos, cov, 0.0, 0.0, 0
+    a = T @ flt.x
+    Q = T @ flt.P @ T.T
+    fix = ambiguity.resolve(a, Q, par=o.par, min_success=o.min_success)
+    if not fix.ok:
+        flt.nfix = 0
+        return FixQuality.FLOAT, pos, cov, fix.ratio, fix.success_rate, 0
+    xf, Pf = ambiguity.condition(flt.x, flt.P, T, fix)
+    d = flt.design(e, ok, xf)
+    v, _H, R, info = d
+    ph = _phase_rows(info)
+    z = np.abs(v[ph]) / np.sqrt(np.diag(R)[ph])
+    if len(ph) and z.max() > o.validate_sigma:
+        flt.nfix = 0
+        return FixQuality.FLOAT, pos, cov, fix.ratio, fix.success_rate, 0
+    flt.nfix += 1
+    if o.hold and o.mode == "kinematic" and flt.nfix >= o.hold_after:
+        flt.x, flt.P = ambiguity.condition(flt.x, flt.P, T, fix, var_cyc2=1e-4)
+    return FixQuality.FIX, xf[:3], Pf[:3, :3], fix.ratio, fix.success_rate, fix.n_fixed
+
+
+# ----------------------------------------------------------------------------- driver
+def _geometry(pair: _Pair, store, rx_approx):
+    sv_b = _sat_positions(pair, pair.b, pair.base, store, pair.t_base)
+    sv_r = _sat_positions(pair, pair.r, rx_approx, store, pair.t)
+    t0 = float(pair.t[0]) if len(pair.t) else 0.0
+    el_b, trop_b, _ = _tropo(sv_b, pair.base, t0)
+    el_r, trop_r, mw_r = _tropo(sv_r, rx_approx, t0)
+    rho_b = np.linalg.norm(sv_b - pair.base, axis=2)
+    return dict(sv_r=sv_r, sv_b=sv_b, el_b=el_b, el_r=el_r, trop_b=trop_b, trop_r=trop_r,
+                mw_r=mw_r, rho_b=rho_b, rx0=rx_approx if rx_approx.ndim == 1 else np.nanmedian(rx_approx, 0))
+
+
+def _usable(pair: _Pair, geo, opt):
+    m = math.radians(opt.elev_mask_deg)
+    el_ok = (geo["el_r"] >= m) & (geo["el_b"] >= m)
+    ok = (np.isfinite(pair.r["cp"]) & np.isfinite(pair.b["cp"]) & np.isfinite(pair.r["pr"])
+          & np.isfinite(pair.b["pr"]) & el_ok[..., None] & pair.has_base[:, None, None])
+    return ok
+
+
+def _slips(pair: _Pair, order):
+    out = np.zeros(pair.r["cp"].shape, bool)
+    for w in (pair.r, pair.b):
+        lli = w["lli"]
+        if order[0] > order[-1] if len(order) > 1 else False:
+            # backward: a loss of lock flagged at epoch k starts a new arc at k-1
+            lli = np.concatenate([lli[1:], np.zeros_like(lli[:1])])
+        s, _r = detect_slips(pair.t[order], w["cp"][order], w["pr"][order], w["dop"][order],
+                             lli[order], pair.lam)
+        out[order] |= s
+    return out
+
+
+def _run(pair, geo, opt, order, est_iono, est_tropo, bl_km):
+    n = len(pair.t)
+    static = opt.mode == "static"
+    ok_all = _usable(pair, geo, opt)
+    slip = _slips(pair, order)
+    flt = _Filter(pair, geo, opt, est_iono, est_tropo, bl_km)
+    st = np.zeros(n, np.int8)
+    pos = np.full((n, 3), np.nan)
+    cov = np.full((n, 3, 3), np.nan)
+    nsat, ratio, ps, nfx, flags = (np.zeros(n, np.int64), np.zeros(n), np.zeros(n),
+                                   np.zeros(n, np.int64), np.zeros(n, bool))
+    for e in order:
+        s, x, c, ns_, r, p_, k, fl = _epoch(flt, e, ok_all[e], slip[e], static)
+        if s == FixQuality.SPP and not np.all(np.isfinite(x)):
+            s = FixQuality.NONE
+        st[e], pos[e], cov[e], nsat[e], ratio[e], ps[e], nfx[e], flags[e] = s, x, c, ns_, r, p_, k, fl
+    return dict(status=st, pos=pos, cov=cov, nsat=nsat, ratio=ratio, ps=ps, nfix=nfx, flags=flags,
+                filter=flt, ok=ok_all)
+
+
+def _combine(fw, bw):
+    """Forward/backward combination: covariance-weighted mean; a fixed solution wins over a float one."""
+    out = {k: v.copy() for k, v in fw.items() if isinstance(v, np.ndarray)}
+    for e in range(len(fw["status"])):
+        sf, sb = fw["status"][e], bw["status"][e]
+        if sb > sf:
+            for k in ("status", "pos", "cov", "nsat", "ratio", "ps", "nfix"):
+                out[k][e] = bw[k][e]
+        elif sb == sf and sf >= FixQuality.FLOAT:
+            Wf, Wb = np.linalg.inv(fw["cov"][e]), np.linalg.inv(bw["cov"][e])
+            C = np.linalg.inv(Wf + Wb)
+            out["pos"][e] = C @ (Wf @ fw["pos"][e] + Wb @ bw["pos"][e])
+            out["cov"][e] = C
+            out["ratio"][e] = max(fw["ratio"][e], bw["ratio"][e])
+    return out
+
+
+def solve_baseline(rover, base, store, base_pos, options: RTKOptions | None = None,
+                   spp_pos=None, progress=None) -> RTKResult:
+    """Relative positioning of a rover against a base of known position.
+
+    Parameters
+    ----------
+    rover, base : vngeonet.rinex.obs.ObsData
+    store : EphemerisStore or PreciseStore
+    base_pos : array_like (3,)
+        Base antenna position, ECEF m.
+    options : RTKOptions
+    spp_pos : ndarray (n_rover_epochs, 3), optional
+        Rover code positions (NaN where unknown); computed with
+        :func:`~vngeonet.positioning.spp.solve_spp` when omitted.
+
+    Returns
+    -------
+    RTKResult
+    """
+    opt = options or RTKOptions()
+    if spp_pos is None:
+        from vngeonet.positioning.spp import SPPOptions, solve_spp
+
+        spp_pos = solve_spp(rover, store, None, SPPOptions(systems=opt.systems, velocity=False)).pos_ecef_m
+    pair = prepare(rover, base, base_pos, opt, spp_pos)
+    good = np.all(np.isfinite(pair.spp), axis=1)
+    if good.any():
+        approx = np.median(pair.spp[good], axis=0)
+    else:
+        approx = np.asarray(rover.header.approx_pos_ecef_m, np.float64)
+    rx = approx if opt.mode == "static" else np.where(good[:, None], pair.spp, approx)
+    geo = _geometry(pair, store, rx)
+    bl_km = float(np.linalg.norm(approx - pair.base)) / 1e3
+    est_iono = opt.iono == "est" or (opt.iono == "auto" and bl_km >= opt.iono_auto_km)
+    est_tropo = opt.tropo == "est" or (opt.tropo == "auto" and bl_km >= opt.tropo_auto_km)
+    n = len(pair.t)
+    fw = _run(pair, geo, opt, np.arange(n), est_iono, est_tropo, bl_km)
+    res = fw
+    if opt.backward and opt.mode == "kinematic" and n > 1:
+        bw = _run(pair, geo, opt, np.arange(n)[::-1], est_iono, est_tropo, bl_km)
+        res = _combine(fw, bw)
+    final = _static_final(fw, pair, opt) if opt.mode == "static" else None
+    info = dict(baseline_km=bl_km, iono="estimated" if est_iono else "ignored",
+                tropo="zenith residual" if est_tropo else "model", n_sats=len(pair.sats),
+                epochs_with_base=int(pair.has_base.sum()))
+    return RTKResult(pair.t, res["status"], res["pos"], res["cov"], res["nsat"], res["ratio"],
+                     res["ps"], res["nfix"], pair.base, opt.mode, final, info)
+
+
+def _static_final(fw, pair, opt) -> StaticSummary:
+    """The last epoch of the static filter is the batch solution; check the receiver stood still."""
+    n = len(pair.t)
+    solved = np.flatnonzero(fw["status"] >= FixQuality.FLOAT)
+    flagged = int(fw["flags"].sum())
+    moving = flagged >= 3 and flagged >= 0.05 * max(n, 1)
+    if not len(solved):
+        nan3 = np.full(3, np.nan)
+        return StaticSummary(FixQuality.NONE, nan3, np.full((3, 3), np.nan), nan3, math.nan, math.nan,
+                             0.0, 0.0, 0, 0, moving, "no epoch solved", flagged)
+    e = solved[-1]
+    pos, cov = fw["pos"][e], fw["cov"][e]
+    bl = pos - pair.base
+    length = float(np.linalg.norm(bl))
+    u = bl / length if length > 0 else np.zeros(3)
+    sd_len = float(math.sqrt(max(u @ cov @ u, 0.0)))
+    status = FixQuality(int(fw["status"][e]))
+    reason = ""
+    if moving:
+        reason = (f"receiver moved: {flagged} of {n} epochs reject a fixed position "
+                  "(code double differences); static solution not valid")
+        log.warning("static baseline: %s", reason)
+        status = FixQuality.NONE
+    n_amb = int(fw["filter"].amb_transform(e, fw["ok"][e]).shape[0])
+    return StaticSummary(status, pos, cov, bl, length, sd_len, float(fw["ratio"][e]), float(fw["ps"][e]),
+                         n_amb, int(fw["nfix"][e]), moving, reason, flagged)
+
+
+def with_options(opt: RTKOptions, **kw) -> RTKOptions:
+    """A copy of ``opt`` with fields replaced."""
+    return replace(opt, **kw)
