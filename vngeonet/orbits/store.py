@@ -9,7 +9,8 @@ Selection rules
 * Only healthy ephemerides are used: GPS/QZSS/NavIC/BeiDou health 0;
   Galileo: the signal-health and data-validity bits of the message's own
   signals (I/NAV: E1-B and E5b, bits 0-2 and 6-8; F/NAV: E5a, bits 3-5);
-  GLONASS ``B_n`` = 0; SBAS health bits 0-3 = 0.
+  GLONASS ``B_n`` = 0; SBAS: not URA index 15 (bit 5), and MT17 health bits
+  0-3 zero unless flagged unavailable (bit 4) (RINEX 3.05 §8.3.3).
 * One message type per satellite, by preference (default: GPS/QZSS LNAV,
   then CNAV; Galileo I/NAV then F/NAV, because clocks refer to different
   signal pairs; BeiDou D1/D2 then CNAV-1/2/3); a satellite falls back to the
@@ -148,7 +149,10 @@ def is_healthy(eph: KeplerEphemeris | GlonassEphemeris) -> bool:
         mask = _GAL_FNAV_BITS if eph.source == "FNAV" else _GAL_INAV_BITS
         return (eph.health & mask) == 0
     if sys == "S":
-        return (eph.health & 0x0F) == 0
+        # RINEX 3 §8.3.3: bits 0-3 MT17 health (valid unless bit 4 "unavailable"), bit 5 URA index 15
+        if eph.health & 0x20:
+            return False
+        return bool(eph.health & 0x10) or (eph.health & 0x0F) == 0
     return eph.health == 0
 
 
