@@ -268,7 +268,12 @@ class MSMMessage:
         return out
 
     def to_json(self) -> dict:
-        """JSON-serialisable dict (contract of vngeonet.rtcm); null where a level lacks a field."""
+        """JSON-serialisable dict (contract of vngeonet.rtcm); null where a level lacks a field.
+
+        ``epoch`` is the ISO 8601 GPS time (null when unresolved); the raw epoch field
+        is always given too, labelled by ``time_system`` (the message's own scale):
+        ``tow_ms`` (GPST, GST, QZSST, BDT, IRNWT) or ``glo_dow`` + ``glo_tod_ms`` (GLONASST).
+        """
         out = {
             "type": self.msg_type,
             "station": self.station_id,
