@@ -691,3 +691,42 @@ def test_fuzz_bit_flips_and_truncation(corpus):
         json.dumps(m.to_json(), allow_nan=False)
         n_ok += 1
     assert n_ok > 100 and n_err > 100
+
+
+def test_encode_obs_from_real_rinex():
+    """RINEX 3 -> MSM7 -> decode: the RINEX->RTCM path (real phases with arbitrary ambiguities)."""
+    from tests.conftest import data_path
+
+    path = data_path("pride-pppar/data/2021/210/ccj22100.21o")
+    read_obs = pytest.importorskip("vngeonet.rinex.obs").read_obs
+    od = read_obs(path)
+    glo = dict(od.header.glonass_slots or {})
+    state: dict = {}
+    n_pr = n_cp = 0
+    for n, e in enumerate(od.epochs()):
+        if n == 10:
+            break
+        for system in "GREJ":
+            ctx = DecodeContext(approx_time=e.time, glo_channels=dict(glo))
+            out = [
+                M.decode_msm(p, ctx)
+                for p in M.encode_msm_obs(e, system, 7, 1, glo_channels=glo, cp_offset_cyc=state)
+            ]
+            got = {}
+            for m in out:
+                assert m.time == e.time
+                for i, key in enumerate(zip(m.sat.tolist(), m.sig.tolist())):
+                    got[key] = (m.pr_m[i], m.cp_cyc[i])
+            for i, key in enumerate(zip(e.sat.tolist(), e.sig.tolist())):
+                if key[0][0] != system or key[1] not in M.TABLES[system].sig_ids:
+                    continue
+                if not (np.isfinite(e.pr_m[i]) or np.isfinite(e.cp_cyc[i])):
+                    continue
+                pr, cp = got[key]
+                if np.isfinite(e.pr_m[i]):
+                    assert abs(pr - e.pr_m[i]) <= 0.3e-3
+                    n_pr += 1
+                if np.isfinite(e.cp_cyc[i]):
+                    assert abs(cp - e.cp_cyc[i] - state.get(key, 0)) <= 1e-3
+                    n_cp += 1
+    assert n_pr > 500 and n_cp > 500
