@@ -97,16 +97,16 @@ class RTKOptions:
     iono_ppm: float = 2.0
     iono_rate_mps: float = 1e-4  # random walk of the SD slant ionosphere, m/sqrt(s) per 10 km
     tropo: str = "auto"  # "auto", "model", "est"
-    tropo_auto_km: float = 20.0
+    tropo_auto_km: float = 10.0
     tropo_rate_mps: float = 1e-4
     pos_sigma_m: float = 30.0
     amb_sigma_cyc: float = 30.0
     amb_rate_cyc: float = 1e-4
     ar: bool = True
     par: bool = True
-    min_success: float = 0.99
+    min_success: float = 0.9999
     hold: bool = True
-    hold_after: int = 3
+    hold_after: int = 5
     backward: bool = False
     max_gap_s: float = 300.0
     validate_sigma: float = 5.0
@@ -162,6 +162,39 @@ class RTKResult:
 
 
 # ----------------------------------------------------------------------------- data
+@dataclass(frozen=True, slots=True, eq=False)
+class EpochStack:
+    """Flat per-row arrays of a sequence of :class:`~vngeonet.model.ObsEpoch` (the ``ObsData`` layout).
+
+    Build with :func:`stack_epochs`; accepted wherever an ``ObsData`` is (no header).
+    """
+
+    time_gps_s: np.ndarray
+    epoch_flag: np.ndarray
+    epoch_idx: np.ndarray
+    sat: np.ndarray
+    sig: np.ndarray
+    pr_m: np.ndarray
+    cp_cyc: np.ndarray
+    dop_hz: np.ndarray
+    cn0_dbhz: np.ndarray
+    lli: np.ndarray
+    header: object = None
+
+
+def stack_epochs(epochs) -> EpochStack:
+    """Concatenate observation epochs (live streams, the simulator) into an :class:`EpochStack`."""
+    eps = list(epochs)
+    cat = (lambda name, dt: np.concatenate([getattr(e, name) for e in eps]).astype(dt)
+           if eps else np.zeros(0, dt))
+    idx = np.concatenate([np.full(len(e.sat), i, np.int32) for i, e in enumerate(eps)]) if eps else \
+        np.zeros(0, np.int32)
+    return EpochStack(np.array([e.time.seconds for e in eps], np.float64),
+                      np.array([e.flag for e in eps], np.uint8), idx, cat("sat", "<U3"), cat("sig", "<U2"),
+                      cat("pr_m", np.float64), cat("cp_cyc", np.float64), cat("dop_hz", np.float64),
+                      cat("cn0_dbhz", np.float64), cat("lli", np.uint8))
+
+
 @dataclass(eq=False)
 class _Pair:
     t: np.ndarray  # (n_ep,)
@@ -499,7 +532,9 @@ def _resolve(flt: _Filter, e, ok, info):
     v, _H, R, info = d
     ph = _phase_rows(info)
     z = np.abs(v[ph]) / np.sqrt(np.diag(R)[ph])
-    if len(ph) and z.max() > o.validate_sigma:
+    dpos = xf[:3] - pos
+    jump = float(dpos @ np.linalg.solve(cov + 1e-12 * np.eye(3), dpos))
+    if (len(ph) and z.max() > o.validate_sigma) or jump > 16.27:  # chi2(3) 99.9 %
         flt.nfix = 0
         return FixQuality.FLOAT, pos, cov, fix.ratio, fix.success_rate, 0
     flt.nfix += 1
@@ -509,6 +544,50 @@ def _resolve(flt: _Filter, e, ok, info):
 
 
 # ----------------------------------------------------------------------------- driver
+class _SingleThreadBLAS:
+    """Run OpenBLAS single-threaded inside the block (restored after).
+
+    The filter multiplies matrices of ~100 x 100 thousands of times; OpenBLAS
+    splits those over threads, which on a loaded machine costs 100x more than
+    the arithmetic.  Only numpy's bundled OpenBLAS is handled; anything else
+    is left alone.
+    """
+
+    _lib = None
+    _looked = False
+
+    @classmethod
+    def _find(cls):
+        if not cls._looked:
+            cls._looked = True
+            import ctypes
+            import glob
+            import os
+
+            libs = glob.glob(os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs",
+                                          "libscipy_openblas*"))
+            try:
+                lib = ctypes.CDLL(libs[0]) if libs else None
+                if lib is not None:
+                    lib.scipy_openblas_get_num_threads64_.restype = ctypes.c_int
+                    cls._lib = lib
+            except (OSError, AttributeError):
+                cls._lib = None
+        return cls._lib
+
+    def __enter__(self):
+        lib = self._find()
+        self.prev = lib.scipy_openblas_get_num_threads64_() if lib is not None else None
+        if lib is not None:
+            lib.scipy_openblas_set_num_threads64_(1)
+        return self
+
+    def __exit__(self, *exc):
+        if self.prev is not None:
+            self._lib.scipy_openblas_set_num_threads64_(int(self.prev))
+        return False
+
+
 def _geometry(pair: _Pair, store, rx_approx):
     sv_b = _sat_positions(pair, pair.b, pair.base, store, pair.t_base)
     sv_r = _sat_positions(pair, pair.r, rx_approx, store, pair.t)
@@ -606,19 +685,22 @@ def solve_baseline(rover, base, store, base_pos, options: RTKOptions | None = No
     good = np.all(np.isfinite(pair.spp), axis=1)
     if good.any():
         approx = np.median(pair.spp[good], axis=0)
-    else:
+    elif getattr(rover, "header", None) is not None:
         approx = np.asarray(rover.header.approx_pos_ecef_m, np.float64)
+    else:
+        approx = np.asarray(base_pos, np.float64)
     rx = approx if opt.mode == "static" else np.where(good[:, None], pair.spp, approx)
     geo = _geometry(pair, store, rx)
     bl_km = float(np.linalg.norm(approx - pair.base)) / 1e3
     est_iono = opt.iono == "est" or (opt.iono == "auto" and bl_km >= opt.iono_auto_km)
     est_tropo = opt.tropo == "est" or (opt.tropo == "auto" and bl_km >= opt.tropo_auto_km)
     n = len(pair.t)
-    fw = _run(pair, geo, opt, np.arange(n), est_iono, est_tropo, bl_km)
-    res = fw
-    if opt.backward and opt.mode == "kinematic" and n > 1:
-        bw = _run(pair, geo, opt, np.arange(n)[::-1], est_iono, est_tropo, bl_km)
-        res = _combine(fw, bw)
+    with _SingleThreadBLAS():
+        fw = _run(pair, geo, opt, np.arange(n), est_iono, est_tropo, bl_km)
+        res = fw
+        if opt.backward and opt.mode == "kinematic" and n > 1:
+            bw = _run(pair, geo, opt, np.arange(n)[::-1], est_iono, est_tropo, bl_km)
+            res = _combine(fw, bw)
     final = _static_final(fw, pair, opt) if opt.mode == "static" else None
     info = dict(baseline_km=bl_km, iono="estimated" if est_iono else "ignored",
                 tropo="zenith residual" if est_tropo else "model", n_sats=len(pair.sats),
