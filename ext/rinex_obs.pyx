@@ -548,9 +548,8 @@ def parse_body(bytes buf, long long pos, long long end, long long line0, int maj
     if c.err != E_NONE:
         raise RINEXError(_message(&c, buf), line=c.err_line)
     n, ne, nv = R.n, E.n, E.nev
-    return (out[0][:ne], out[1][:ne], out[2][:ne], out[3][:n], out[4][:n], out[5][:n],
-            out[6][:n], out[7][:n], out[8][:n], out[9][:n], out[10][:n], out[11][:n],
-            out[12][:nv], out[13][:nv], out[14][:nv], out[15][:nv], out[16][:nv])
+    # copies: the capacity arrays are several times larger than the rows
+    return tuple(a[:m].copy() for a, m in zip(out, (ne, ne, ne) + (n,) * 9 + (nv,) * 5))
 
 
 

@@ -55,8 +55,10 @@ def _ours(path: Path, repeat: int) -> dict:
         t3 = time.perf_counter()
         unpacks.append(t2 - t1)
         parses.append(t3 - t2)
+    crx = "vngeonet crx_to_rnx kernel" if (not kernels.PUREPYTHON and kernels.compiled("rinex_obs")) \
+        else "hatanaka package (RNXCMP crx2rnx)"
     return {
-        "backend": kernels.backends().get("rinex_obs"), "layers": layers, "bytes_text": len(text),
+        "backend": kernels.backends().get("rinex_obs"), "layers": layers, "crx_expander": crx, "bytes_text": len(text),
         "epochs": obs.n_epochs, "rows": int(obs.sat.size),
         "ours_s": statistics.median(totals), "ours_unpack_s": statistics.median(unpacks),
         "ours_parse_s": statistics.median(parses),
@@ -96,7 +98,8 @@ def main(argv=None) -> int:
         print(f"{rel}\n  ours ({res['backend']}): {res['ours_s']:.3f} s  "
               f"[unpack {'+'.join(res['layers']) or 'none'} {res['ours_unpack_s']:.3f} s, "
               f"parse {res['ours_parse_s']:.3f} s]  {res['epochs']} epochs, {res['rows']} rows, "
-              f"{res['bytes_text'] / 1e6:.1f} MB text", flush=True)
+              f"{res['bytes_text'] / 1e6:.1f} MB text"
+              + (f"; CRX by {res['crx_expander']}" if "hatanaka" in res["layers"] else ""), flush=True)
         if "ratio" in res:
             print(f"  georinex: {res['georinex_s']:.2f} s  {res['georinex_sizes']}\n"
                   f"  ratio georinex/ours: {res['ratio']:.0f}x", flush=True)
