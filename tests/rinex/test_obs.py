@@ -234,3 +234,23 @@ def test_by_hand_where_georinex_fails_negative_phase_lli():
     np.testing.assert_array_equal(_row(obs, 0, "G28", "2W"),
                                   (21650105.736, -12557991.971, -2200.900, float("nan"), 4, 2))
     assert _row(obs, 0, "G28", "1W")[0] == 21650103.304
+
+
+def test_v3_events_type_change_and_slips():
+    """RINEX 3: flag 2 with blank time, flag 4 redefining G types, flag 6 records skipped."""
+    base = _small("valid.rnx").read_bytes()
+    extra = (
+        b">                              2  0\n"
+        b">                              4  1\n"
+        + b"G    2 C1C L1C".ljust(60) + b"SYS / # / OBS TYPES\n"
+        + b"> 2024 05 03 00 01  0.0000000  6  1\n"
+        b"G01  20000002.125   105000002.1231\n"
+        b"> 2024 05 03 00 01 30.0000000  0  1\n"
+        b"G01  20000003.125   105000003.123\n"
+    )
+    obs = read_obs_bytes(base + extra, source="v3events")
+    assert [(e.flag, e.time is None) for e in obs.events] == [(2, True), (4, True), (6, False)]
+    assert obs.n_epochs == 3 and obs.events[1].records[0].startswith("G    2 C1C L1C")
+    last = obs.epoch_idx == 2
+    assert list(obs.sat[last]) == ["G01"] and obs.pr_m[last][0] == 20000003.125
+    assert obs.cp_cyc[last][0] == 105000003.123 and np.isnan(obs.dop_hz[last][0])
