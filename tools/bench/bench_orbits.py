@@ -17,12 +17,17 @@ broadcast clocks to B3I).  BeiDou rows: ``C`` all, ``C2g`` BDS-2 GEO
 (C01-C05), ``C2`` BDS-2 IGSO/MEO (C06-C18), ``C3`` BDS-3 (C19-C58).  For
 a GEO, along/cross-track from the (near-zero) ECEF velocity are not meaningful.
 
-Antenna offsets: broadcast orbits of GPS, Galileo, BeiDou and QZSS refer to
-an antenna phase centre, SP3 to the centre of mass (NGA's SP3-a for 2015 is
-an antenna-phase-centre product).  When an ANTEX file with the satellites
-is available (``rtklib/igs05.atx`` for 2009/2010 GPS/GLONASS), the
-satellite z-offset (nadir direction) is added to the SP3 positions (the
-``PCO`` column says ``z`` then); otherwise no correction is applied.
+Antenna offsets: broadcast orbits refer to an antenna phase centre (APC) as
+defined by each control segment, SP3 to the centre of mass (NGA's SP3-a for
+2015 is an APC product).  The ``mean R`` column (mean radial difference,
+broadcast - precise) shows that offset.  Where an ANTEX file with the
+satellites is available (``rtklib/igs05.atx`` for 2009/2010), the IGS
+satellite z-offset is applied to GLONASS only (``PCO: z(R)``): for GLONASS
+it removes the ~2.2 m radial bias (2009: mean R -2.2 m -> ~0), while for GPS
+the control segment's offsets differ from the IGS ones (2010: mean radial
+difference -0.9 m for Block IIA (IGS z 2.3-2.7 m), -1.55 m for IIR-A/B
+(z 0.9-1.3 m), ~0 for IIR-M), so applying the IGS values would not be a
+correction; GPS, Galileo, BeiDou and QZSS rows are therefore uncorrected.
 
 Finally the cost of ``EphemerisStore.sat_state`` for 30 satellites per call
 is timed (the SPP hot path), broadcast and precise.
@@ -166,6 +171,7 @@ def compare(data: Path, label, day, navs, sp3s, clks, atx, span_h, step_s, prefe
     b = store.sat_state(S, T)
     p = prec.sat_state(S, T)
     ppos = p.pos_m.copy()
+    pco = {k: v for k, v in pco.items() if k[0] == "R"}
     zo = np.array([pco.get(s, 0.0) for s in S])
     if pco:  # APC = CoM + z * nadir unit vector (z axis toward the Earth)
         ppos -= zo[:, None] * ppos / np.linalg.norm(ppos, axis=1, keepdims=True)
@@ -175,10 +181,10 @@ def compare(data: Path, label, day, navs, sp3s, clks, atx, span_h, step_s, prefe
     comp[ok] = rac(ppos[ok], p.vel_mps[ok], d[ok])
     dclk = (b.clk_s - p.clk_s) * 299792458.0
     print(
-        f"\n{label}  ({len(times)} epochs every {step_s:.0f} s; PCO: {'z from ' + atx if pco else 'none'})"
+        f"\n{label}  ({len(times)} epochs every {step_s:.0f} s; PCO: {'z(R) from ' + atx if pco else 'none'})"
     )
     print(
-        f"  {'sys':3s} {'sats':>4s} {'samples':>7s} {'3D RMS m':>9s} {'R':>6s} {'A':>6s} {'C':>6s}"
+        f"  {'sys':3s} {'sats':>4s} {'samples':>7s} {'3D RMS m':>9s} {'R':>6s} {'A':>6s} {'C':>6s} {'mean R':>6s}"
         f" {'max 3D':>7s} {'clk RMS m':>9s} {'clk STD m':>9s} {'clk n':>6s}"
     )
     prn = np.array([int(x[1:]) for x in S])
@@ -202,7 +208,8 @@ def compare(data: Path, label, day, navs, sp3s, clks, atx, span_h, step_s, prefe
         cr, cs, cn = _clock_stats(dclk, m & np.isfinite(dclk), S, T)
         print(
             f"  {sys:3s} {len(set(S[m])):4d} {int(m.sum()):7d} {rms(e3):9.3f} {rms(comp[m, 0]):6.3f}"
-            f" {rms(comp[m, 1]):6.3f} {rms(comp[m, 2]):6.3f} {e3.max():7.2f} {cr:9.3f} {cs:9.3f} {cn:6d}"
+            f" {rms(comp[m, 1]):6.3f} {rms(comp[m, 2]):6.3f} {np.nanmean(comp[m, 0]):6.2f}"
+            f" {e3.max():7.2f} {cr:9.3f} {cs:9.3f} {cn:6d}"
         )
 
 
