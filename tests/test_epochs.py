@@ -41,10 +41,12 @@ def test_real_capture_epochs_and_metadata(pairs):
     assert m.glo_biases_m == pytest.approx((19.08,) * 4)
     assert dict(m.glo_channels)["R03"] == 5
     assert len(b.ephemerides()) == 34 and b.stats.ephemerides == 34
-    # rows: unique (sat, sig) sorted, arrays of one length
+    # rows: unique (sat, sig), each satellite's rows contiguous, arrays of one length
     o = eps[5].obs
     keys = [s + g for s, g in zip(o.sat.tolist(), o.sig.tolist())]
-    assert keys == sorted(set(keys))
+    assert len(keys) == len(set(keys))
+    sats = o.sat.tolist()
+    assert all(sats.index(s) + sats.count(s) - 1 == len(sats) - 1 - sats[::-1].index(s) for s in set(sats))
     assert len(o.pr_m) == len(o.lli) == len(o.lock_s)
 
 

@@ -221,11 +221,16 @@ class EpochBuilder:
             if len(self._eph_held) < 1000:
                 self._eph_held.append(msg)
             return
-        eph = msg.eph
+        self.add_ephemeris(msg.eph)
+
+    def add_ephemeris(self, eph: KeplerEphemeris | GlonassEphemeris) -> bool:
+        """Keep an ephemeris decoded elsewhere (e.g. UBX SFRBX); False if already known."""
         key = (eph.sat, round(eph.toe.seconds), getattr(eph, "iode", 0))
-        if key not in self._eph:
-            self._eph[key] = eph
-            self.stats.ephemerides += 1
+        if key in self._eph:
+            return False
+        self._eph[key] = eph
+        self.stats.ephemerides += 1
+        return True
 
     def _resolve_held_ephemerides(self) -> None:
         from vngeonet.rtcm.ephemeris import decode_ephemeris, encode_ephemeris
@@ -369,8 +374,11 @@ class EpochBuilder:
 def merge_obs(msgs: list, time: GPSTime, station: str) -> ObsEpoch:
     """One ObsEpoch from the observation messages of one epoch.
 
-    Rows are sorted by satellite then signal; when two messages carry the same
-    (satellite, signal) (e.g. MSM4 and MSM7 of one system), the higher MSM level wins.
+    Rows keep message order (each message is ordered by satellite, then
+    signal, so a satellite's rows are contiguous).  When two messages of the
+    same system carry the same (satellite, signal) (e.g. MSM4 and MSM7 sent
+    together), the rows are sorted by satellite and signal and the higher MSM
+    level wins.
     """
     names = ("sat", "sig", "pr_m", "cp_cyc", "dop_hz", "cn0_dbhz", "half_cycle", "lock_s")
     if len(msgs) == 1:
@@ -380,17 +388,25 @@ def merge_obs(msgs: list, time: GPSTime, station: str) -> ObsEpoch:
         cols = [np.concatenate([getattr(m, a) for m in order]) for a in names]
     sat = np.asarray(cols[0], dtype="<U3")
     sig = np.asarray(cols[1], dtype="<U2")
-    s = sat.view(np.uint32).reshape(-1, 3).astype(np.int64)
-    g = sig.view(np.uint32).reshape(-1, 2).astype(np.int64)
-    key = (s[:, 0] << 35) | (s[:, 1] << 28) | (s[:, 2] << 21) | (g[:, 0] << 14) | (g[:, 1] << 7)
-    idx = np.argsort(key, kind="stable")
-    k = key[idx]
-    if len(k) > 1 and np.any(k[1:] == k[:-1]):  # duplicates: keep the last (highest MSM level)
-        last = np.ones(len(k), dtype=bool)
-        last[:-1] = k[1:] != k[:-1]
-        idx = idx[last]
+    systems = [m.system for m in msgs]
+    if len(set(systems)) == len(systems):
+        idx = slice(None)
+    else:
+        idx = _dedupe(sat, sig)
     half = np.asarray(cols[6])[idx]
     return ObsEpoch(time, station, sat[idx], sig[idx], np.asarray(cols[2], np.float64)[idx],
                     np.asarray(cols[3], np.float64)[idx], np.asarray(cols[4], np.float64)[idx],
                     np.asarray(cols[5], np.float64)[idx], np.where(half, 2, 0).astype(np.uint8),
                     np.asarray(cols[7], np.float64)[idx])
+
+
+def _dedupe(sat: np.ndarray, sig: np.ndarray) -> np.ndarray:
+    """Row indices sorted by (satellite, signal), keeping the last row of each duplicate key."""
+    s = sat.view(np.uint32).reshape(-1, 3).astype(np.int64)
+    g = sig.view(np.uint32).reshape(-1, 2).astype(np.int64)
+    key = (s[:, 0] << 35) | (s[:, 1] << 28) | (s[:, 2] << 21) | (g[:, 0] << 14) | (g[:, 1] << 7)
+    idx = np.argsort(key, kind="stable")
+    k = key[idx]
+    last = np.ones(len(k), dtype=bool)
+    last[:-1] = k[1:] != k[:-1]
+    return idx[last]

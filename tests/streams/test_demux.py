@@ -67,3 +67,47 @@ def test_rawx_to_obs_epoch_matches_pyubx2():
         pr_all = sorted(v[0] for v in by_key.values())
         for pr in ep.pr_m[np.isfinite(ep.pr_m)]:
             assert min(abs(pr - x) for x in pr_all) < 1e-6
+
+
+def test_sfrbx_gps_ephemerides_fit_the_pseudoranges():
+    """GPS LNAV from SFRBX: orbits + clocks explain RAWX pseudoranges from the NAV-POSECEF position."""
+    import gzip
+    import struct
+
+    from vngeonet.orbits.store import EphemerisStore
+    from vngeonet.streams.ubx_nav import GPSLNAVAssembler
+
+    raw = gzip.decompress(data_path("nav-solutions-data/UBX/16dBatt_no_interference_coldstart.ubx.gz").read_bytes())
+    asm = GPSLNAVAssembler()
+    week, ephs, epochs, pos = None, [], [], None
+    for p in Demuxer(("UBX",)).feed(raw):
+        if p.msg == "RXM-RAWX":
+            ep = rawx_to_obs_epoch(p.payload)
+            if ep.time.week > 1024:
+                week = ep.time.week
+                epochs.append(ep)
+        elif p.msg == "RXM-SFRBX":
+            e = asm.add(p.payload, week)
+            if e is not None:
+                ephs.append(e)
+        elif p.msg == "NAV-POSECEF":
+            pos = np.array(struct.unpack_from("<iii", p.payload, 4)) * 0.01
+    assert len(ephs) >= 8 and all(e.sat[0] == "G" and 5153.0 < e.sqrt_a < 5154.5 for e in ephs)
+    store = EphemerisStore(ephs)
+    c, we = 299792458.0, 7.2921151467e-5
+    checked = 0
+    for ep in epochs[-50:]:
+        m = (np.char.startswith(ep.sat.astype(str), "G")) & (ep.sig == "1C") & np.isfinite(ep.pr_m)
+        sats, pr = ep.sat[m], ep.pr_m[m]
+        st = store.sat_state(sats, ep.time.seconds - pr / c)
+        ok = st.ok
+        if ok.sum() < 5:
+            continue
+        tau = pr[ok] / c
+        x = st.pos_m[ok]
+        rot = np.stack([x[:, 0] + we * tau * x[:, 1], x[:, 1] - we * tau * x[:, 0], x[:, 2]], axis=1)
+        rho = np.linalg.norm(rot - pos, axis=1)
+        res = pr[ok] - rho + c * st.clk_s[ok]
+        assert np.ptp(res - np.median(res)) < 60.0  # common receiver clock; km if an orbit were wrong
+        checked += 1
+    assert checked > 20

@@ -84,20 +84,33 @@ def _rtcm_epochs(data: bytes, builder: EpochBuilder, res: ConvertResult, source:
     return out
 
 
-def _ubx_epochs(data: bytes, station: str, res: ConvertResult):
+def _ubx_epochs(data: bytes, builder: EpochBuilder, res: ConvertResult):
+    """Observations from RXM-RAWX, GPS ephemerides from RXM-SFRBX (other packets counted)."""
     from vngeonet.streams.demux import Demuxer, rawx_to_obs_epoch
+    from vngeonet.streams.ubx_nav import GPSLNAVAssembler
 
     d = Demuxer(("UBX",))
+    nav = GPSLNAVAssembler()
+    week = None
     out = []
     for p in d.feed(data):
         res.messages += 1
         res.frames[f"UBX-{p.msg}"] += 1
-        if p.msg == "RXM-RAWX":
-            try:
-                out.append(rawx_to_obs_epoch(p.payload, station))
-            except FormatError as err:
-                res.decode_errors += 1
-                log.warning("%s", err)
+        try:
+            if p.msg == "RXM-RAWX":
+                ep = rawx_to_obs_epoch(p.payload, builder.station)
+                if ep.time.week < 1024 or len(ep.sat) == 0:  # receiver time not yet known (cold start)
+                    res.frames["UBX-RXM-RAWX-untimed"] += 1
+                    continue
+                week = ep.time.week
+                out.append(ep)
+            elif p.msg == "RXM-SFRBX":
+                eph = nav.add(p.payload, week)
+                if eph is not None:
+                    builder.add_ephemeris(eph)
+        except FormatError as err:
+            res.decode_errors += 1
+            log.warning("%s", err)
     res.crc_failures += d.crc_failures
     return out
 
@@ -111,8 +124,12 @@ def read_epochs(inputs, *, station: str = "", config=None, date=None, res: Conve
     obs = []
     for path in inputs:
         data = Path(path).read_bytes()
+        if data[:2] == b"\x1f\x8b":
+            import gzip
+
+            data = gzip.decompress(data)
         if _is_ubx(data):
-            obs += _ubx_epochs(data, builder.station, res)
+            obs += _ubx_epochs(data, builder, res)
             res.date_source = res.date_source or "UBX RXM-RAWX week"
         else:
             before = builder.ctx.approx_time
@@ -173,8 +190,7 @@ def convert(inputs, outdir, *, version: int = 3, interval_s: float | None = None
     name9 = config.long_name if config else f"{marker[:4]:<4s}00{country}".replace(" ", "X")
     if obs:
         res.first, res.last = obs[0].time, obs[-1].time
-        keys = {(s[0], g) for o in obs for s, g in zip(o.sat.tolist(), o.sig.tolist())}
-        types = obs_types_from(keys)
+        types = obs_types_from(_signal_keys(obs))
         hdr = header_from_meta(meta, types, interval_s=interval_s or _guess_interval(obs),
                                first_obs=res.first)
         hdr.marker_name, hdr.last_obs, hdr.created_utc = marker, res.last, created_utc
@@ -195,6 +211,16 @@ def convert(inputs, outdir, *, version: int = 3, interval_s: float | None = None
         res.warnings.append(f"{res.dropped_undated} observation messages had no date: the stream has no "
                             "1013/1042/1045/1046; give --date YYYY-MM-DD")
     return res
+
+
+def _signal_keys(obs: list) -> set:
+    """Distinct (system, signal) pairs of many epochs (vectorised)."""
+    import numpy as np
+
+    sat = np.concatenate([o.sat for o in obs]).astype("<U3").view(np.uint32).reshape(-1, 3)
+    sig = np.concatenate([o.sig for o in obs]).astype("<U2").view(np.uint32).reshape(-1, 2)
+    code = (sat[:, 0].astype(np.int64) << 14) | (sig[:, 0].astype(np.int64) << 7) | sig[:, 1]
+    return {(chr(c >> 14), chr((c >> 7) & 127) + chr(c & 127)) for c in np.unique(code).tolist()}
 
 
 def _merge_and_sort(obs: list, merge) -> list:
