@@ -620,7 +620,7 @@ def _slips(pair: _Pair, order):
     return out
 
 
-def _run(pair, geo, opt, order, est_iono, est_tropo, bl_km):
+def _run(pair, geo, opt, order, est_iono, est_tropo, bl_km, progress=None, done0=0, total=0):
     n = len(pair.t)
     static = opt.mode == "static"
     ok_all = _usable(pair, geo, opt)
@@ -631,7 +631,9 @@ def _run(pair, geo, opt, order, est_iono, est_tropo, bl_km):
     cov = np.full((n, 3, 3), np.nan)
     nsat, ratio, ps, nfx, flags = (np.zeros(n, np.int64), np.zeros(n), np.zeros(n),
                                    np.zeros(n, np.int64), np.zeros(n, bool))
-    for e in order:
+    for i, e in enumerate(order):
+        if progress is not None and i % 200 == 0:
+            progress(done0 + i, total)
         s, x, c, ns_, r, p_, k, fl = _epoch(flt, e, ok_all[e], slip[e], static)
         if s == FixQuality.SPP and not np.all(np.isfinite(x)):
             s = FixQuality.NONE
@@ -677,6 +679,8 @@ def solve_baseline(rover, base, store, base_pos, options: RTKOptions | None = No
     RTKResult
     """
     opt = options or RTKOptions()
+    base_marker = np.asarray(base_pos, np.float64)
+    base_pos = _arp(base_marker, base)
     if spp_pos is None:
         from vngeonet.positioning.spp import SPPOptions, solve_spp
 
@@ -695,21 +699,40 @@ def solve_baseline(rover, base, store, base_pos, options: RTKOptions | None = No
     est_iono = opt.iono == "est" or (opt.iono == "auto" and bl_km >= opt.iono_auto_km)
     est_tropo = opt.tropo == "est" or (opt.tropo == "auto" and bl_km >= opt.tropo_auto_km)
     n = len(pair.t)
+    two = opt.backward and opt.mode == "kinematic" and n > 1
+    total = n * (2 if two else 1)
     with _SingleThreadBLAS():
-        fw = _run(pair, geo, opt, np.arange(n), est_iono, est_tropo, bl_km)
+        fw = _run(pair, geo, opt, np.arange(n), est_iono, est_tropo, bl_km, progress, 0, total)
         res = fw
-        if opt.backward and opt.mode == "kinematic" and n > 1:
-            bw = _run(pair, geo, opt, np.arange(n)[::-1], est_iono, est_tropo, bl_km)
+        if two:
+            bw = _run(pair, geo, opt, np.arange(n)[::-1], est_iono, est_tropo, bl_km, progress, n, total)
             res = _combine(fw, bw)
-    final = _static_final(fw, pair, opt) if opt.mode == "static" else None
-    info = dict(baseline_km=bl_km, iono="estimated" if est_iono else "ignored",
+    if progress is not None:
+        progress(total, total)
+    d_rov = _arp(np.zeros(3), rover, base_marker)
+    res["pos"] = res["pos"] - d_rov
+    final = _static_final(fw, pair, opt, base_marker) if opt.mode == "static" else None
+    info = dict(antenna_delta_rover_ecef_m=d_rov.tolist(),
+                antenna_delta_base_ecef_m=(base_pos - base_marker).tolist(), baseline_km=bl_km, iono="estimated" if est_iono else "ignored",
                 tropo="zenith residual" if est_tropo else "model", n_sats=len(pair.sats),
                 epochs_with_base=int(pair.has_base.sum()))
     return RTKResult(pair.t, res["status"], res["pos"], res["cov"], res["nsat"], res["ratio"],
-                     res["ps"], res["nfix"], pair.base, opt.mode, final, info)
+                     res["ps"], res["nfix"], base_marker, opt.mode, final, info)
 
 
-def _static_final(fw, pair, opt) -> StaticSummary:
+def _arp(marker, obs, near=None):
+    """Marker + the RINEX header antenna delta H/E/N (ECEF m); ``near`` sets the local frame."""
+    hdr = getattr(obs, "header", None)
+    hen = getattr(hdr, "antenna_delta_hen_m", None) if hdr is not None else None
+    hen = np.zeros(3) if hen is None else np.asarray(hen, np.float64)
+    if not np.any(hen):
+        return np.asarray(marker, np.float64).copy()
+    llh = coords.ecef_to_llh(marker if near is None else near)
+    rot = coords.enu_rotation(llh[0], llh[1])
+    return marker + rot.T @ np.array([hen[1], hen[2], hen[0]])
+
+
+def _static_final(fw, pair, opt, base_marker) -> StaticSummary:
     """The last epoch of the static filter is the batch solution; check the receiver stood still."""
     n = len(pair.t)
     solved = np.flatnonzero(fw["status"] >= FixQuality.FLOAT)
@@ -721,7 +744,7 @@ def _static_final(fw, pair, opt) -> StaticSummary:
                              0.0, 0.0, 0, 0, moving, "no epoch solved", flagged)
     e = solved[-1]
     pos, cov = fw["pos"][e], fw["cov"][e]
-    bl = pos - pair.base
+    bl = pos - base_marker
     length = float(np.linalg.norm(bl))
     u = bl / length if length > 0 else np.zeros(3)
     sd_len = float(math.sqrt(max(u @ cov @ u, 0.0)))
@@ -740,3 +763,76 @@ def _static_final(fw, pair, opt) -> StaticSummary:
 def with_options(opt: RTKOptions, **kw) -> RTKOptions:
     """A copy of ``opt`` with fields replaced."""
     return replace(opt, **kw)
+
+
+# ----------------------------------------------------------------------------- output
+_Q = {FixQuality.FIX: "fix", FixQuality.FLOAT: "float", FixQuality.SPP: "single", FixQuality.NONE: "none"}
+
+
+def _num(v):
+    v = float(v)
+    return round(v, 5) if math.isfinite(v) else None
+
+
+def _sd(cov):
+    return [_num(math.sqrt(c)) if c >= 0 else None for c in np.diag(cov)]
+
+
+def json_records(res: RTKResult):
+    """One JSON-serialisable dict per epoch, then (static) the final solution with ``"final": true``.
+
+    Keys: ``time`` (ISO GPS time), ``q`` (fix/float/single/none), ``ecef_m``,
+    ``nsat``, ``ratio``, ``baseline_m`` [dx, dy, dz], ``baseline_sd_m``,
+    ``length_m``, ``length_sd_m``, ``success_rate``, ``n_fixed``.
+    """
+    bl = res.baseline_m
+    for k in range(len(res)):
+        ok = res.status[k] != FixQuality.NONE and np.all(np.isfinite(res.pos_ecef_m[k]))
+        length = float(np.linalg.norm(bl[k])) if ok else math.nan
+        u = bl[k] / length if ok and length > 0 else np.zeros(3)
+        cov = res.cov_ecef_m2[k] if ok else np.full((3, 3), np.nan)
+        yield {
+            "time": GPSTime.from_seconds(float(res.time_gps_s[k])).isoformat(),
+            "q": _Q[FixQuality(int(res.status[k]))],
+            "ecef_m": [_num(v) for v in res.pos_ecef_m[k]],
+            "nsat": int(res.nsat[k]),
+            "ratio": _num(res.ratio[k]),
+            "baseline_m": [_num(v) for v in bl[k]],
+            "baseline_sd_m": _sd(cov) if ok else [None] * 3,
+            "length_m": _num(length),
+            "length_sd_m": _num(math.sqrt(max(u @ cov @ u, 0.0))) if ok else None,
+            "success_rate": _num(res.success_rate[k]),
+            "n_fixed": int(res.n_fixed[k]),
+        }
+    f = res.final
+    if f is not None:
+        enu = coords.ecef_to_enu(f.pos_ecef_m, res.base_ecef_m) if np.all(np.isfinite(f.pos_ecef_m)) else [math.nan] * 3
+        yield {
+            "final": True,
+            "time": GPSTime.from_seconds(float(res.time_gps_s[-1])).isoformat() if len(res) else None,
+            "q": _Q[f.status], "ecef_m": [_num(v) for v in f.pos_ecef_m],
+            "nsat": int(res.nsat[-1]) if len(res) else 0, "ratio": _num(f.ratio),
+            "baseline_m": [_num(v) for v in f.baseline_m], "baseline_sd_m": _sd(f.cov_ecef_m2),
+            "baseline_enu_m": [_num(v) for v in enu],
+            "length_m": _num(f.length_m), "length_sd_m": _num(f.length_sd_m),
+            "success_rate": _num(f.success_rate), "n_amb": f.n_amb, "n_fixed": f.n_fixed,
+            "moving": bool(f.moving), "reason": f.reason,
+        }
+
+
+def json_lines(res: RTKResult):
+    """Compact JSON text lines (with newline) of :func:`json_records`."""
+    import json
+
+    for rec in json_records(res):
+        yield json.dumps(rec, separators=(",", ":")) + "\n"
+
+
+def pos_lines(res: RTKResult, header: dict | None = None):
+    """RTKLIB-readable ``.pos`` lines (ECEF variant; Q 1 fix, 2 float, 5 single), via :mod:`pos`."""
+    from vngeonet.positioning import pos as posout
+
+    lines = posout.pos_lines(res, header, xyz=True)
+    next(lines)
+    yield "% program   : vngeonet baseline\n"
+    yield from lines
