@@ -1,11 +1,17 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""RINEX observation body parser (compiled twin of ``vngeonet/kernels/rinex_obs.py``).
+"""RINEX observation kernels (compiled twin of ``vngeonet/kernels/rinex_obs.py``).
+
+``parse_body``: observation records -> row arrays; ``crx_to_rnx``: Compact RINEX
+(Hatanaka) 1.0/3.0 expansion.
 
 Same function, signature, dtypes and exceptions as the Python module, which is
 the specification (record layouts: RINEX 2.11 Table A3, RINEX 3.05 Table A3).
 Numbers are parsed from the bytes as integer mantissa / 10**decimals, the
 correctly rounded value, identical to ``float()`` of the text.
 """
+
+from libc.stdlib cimport free, malloc, realloc
+from libc.string cimport memcpy, memset
 
 import numpy as np
 
@@ -555,8 +561,6 @@ def parse_body(bytes buf, long long pos, long long end, long long line0, int maj
 
 # --- Compact RINEX (Hatanaka) expansion: compiled twin of kernels/rinex_obs.py crx_to_rnx ---
 
-from libc.stdlib cimport malloc, realloc, free
-from libc.string cimport memcpy, memset
 
 cdef enum:
     CRX_MAX_SATS = 300
