@@ -468,7 +468,8 @@ def solve_rows(t_ep, ep, sat, sig, pr_m, cn0_dbhz, dop_hz, store, iono, opt, glo
         rx_ep, len(SYSTEMS), use.astype(np.uint8), thr if opt.raim else np.full(2, np.inf),
         opt.max_iter, opt.tol_m, opt.max_excl if opt.raim else 0,
     )
-    return _assemble(t_ep, sel, geo, x, st, used.astype(bool), use, cov, ep_start, opt, bad_epochs)
+    return _assemble(t_ep, sel, geo, x, st, used.astype(bool), use, cov, ep_start, opt, bad_epochs,
+                     e_enu)
 
 
 def _sys_index(sysarr: np.ndarray) -> np.ndarray:
@@ -660,12 +661,12 @@ _REASONS = {1: "too few satellites", 2: "least squares did not converge",
             3: "singular geometry", 4: "chi-square test failed after exclusions"}
 
 
-def _assemble(t_ep, sel, geo, x, st, used, use, cov, ep_start, opt, bad_epochs) -> SPPResult:
+def _assemble(t_ep, sel, geo, x, st, used, use, cov, ep_start, opt, bad_epochs, e_enu) -> SPPResult:
+    """Results per epoch; DOPs use the line-of-sight vectors from the approximate
+    positions (metres-level position changes alter them by < 1e-6)."""
     n_ep = len(t_ep)
     pos = x[:, :3].copy()
-    rx_ep = np.where(np.isfinite(pos), pos, 0.0)
-    el, az, enu, *_ = _az_el_rows(rx_ep, sel.ep, geo["pos"])
-    dop = models.dops(enu, ep_start, used)
+    dop = models.dops(e_enu, ep_start, used)
     nsat = _segment_sum(used.astype(np.float64), ep_start).astype(np.int64)
     status = np.where(st == 0, int(FixQuality.SPP), int(FixQuality.NONE)).astype(np.int8)
     reason = np.array([_REASONS.get(int(s), "") for s in st], dtype=object)
@@ -735,11 +736,19 @@ def _segment_sum(a, ep_start):
 
 
 def _file_kind(path) -> str:
-    """``"sp3"``, ``"clk"`` or ``"nav"`` from a file's first line (plain or compressed)."""
-    from vngeonet.rinex.compress import read_bytes
+    """``"sp3"``, ``"clk"`` or ``"nav"`` from a file's first line (plain, gzip or other packing)."""
+    import gzip
 
-    data, _ = read_bytes(path)
-    first = data[:200].split(b"\n", 1)[0].decode("latin-1")
+    with open(path, "rb") as fh:
+        head = fh.read(256)
+    if head[:2] == b"\x1f\x8b":
+        with gzip.open(path, "rb") as fh:
+            head = fh.read(256)
+    elif not head[:1].isascii() or head[:2] == b"\x1f\x9d":
+        from vngeonet.rinex.compress import read_bytes
+
+        head = read_bytes(path)[0][:256]
+    first = head.split(b"\n", 1)[0].decode("latin-1")
     if first.startswith("#"):
         return "sp3"
     if "RINEX VERSION" in first and first[20:21] == "C":
