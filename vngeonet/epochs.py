@@ -14,8 +14,9 @@ What it does, per station:
 * keeps the broadcast ephemerides (1019/1020/1041/1042/1044/1045/1046) current,
   as a list an ``EphemerisStore`` accepts;
 * resolves full GPS times without the computer's clock: from a date given by
-  the caller, else from 1013 (UTC date), the Galileo week in 1046/1045 or the
-  BeiDou week in 1042, whichever comes first.  Observation messages that arrive
+  the caller, else from 1013 (UTC date), the Galileo week in 1046/1045, the
+  BeiDou week in 1042 or a GLONASS 1020 dated by its N4/NT day numbers,
+  whichever comes first.  Observation messages that arrive
   before any of these are held back (bounded) and resolved as soon as the date is
   known, never dropped.  Later epochs follow the previous one, so the GPS week
   rollover needs no special case;
@@ -222,6 +223,8 @@ class EpochBuilder:
                 self._eph_held.append(msg)
             return
         self.add_ephemeris(msg.eph)
+        if self.ctx.approx_time is None:  # e.g. GLONASS 1020 dated by its N4/NT day numbers
+            self.ctx.approx_time = msg.eph.toe
 
     def add_ephemeris(self, eph: KeplerEphemeris | GlonassEphemeris) -> bool:
         """Keep an ephemeris decoded elsewhere (e.g. UBX SFRBX); False if already known."""

@@ -63,6 +63,46 @@ def test_observables_read_back_to_rinex_precision(converted):
     assert n_checked > 15000
 
 
+def _assert_same_observables(path, obs):
+    d = read_obs(path)
+    np.testing.assert_allclose(d.time_gps_s, [o.time.seconds for o in obs], atol=1e-7)
+    n = 0
+    for k, o in enumerate(obs):
+        rows = d.epoch_idx == k
+        got = {(s, g): (p, c, dd, q) for s, g, p, c, dd, q in zip(
+            d.sat[rows], d.sig[rows], d.pr_m[rows], d.cp_cyc[rows], d.dop_hz[rows], d.cn0_dbhz[rows])}
+        for i, key in enumerate(zip(o.sat.tolist(), o.sig.tolist())):
+            have = got.get(key, (np.nan,) * 4)
+            for w, h in zip((o.pr_m[i], o.cp_cyc[i], o.dop_hz[i], o.cn0_dbhz[i]), have):
+                if np.isfinite(w) and abs(w) < 1e10:
+                    assert abs(w - h) <= 0.0005 + 1e-9 * abs(w), (key, w, h)
+                    n += 1
+                else:
+                    assert np.isnan(h)
+    return n
+
+
+@pytest.mark.parametrize("capture,date,systems", [
+    ("pyrtcm/tests/pygpsdata-NTRIP-USCL00CHL0.log", None, "CEGRS"),  # PolaRx5: legacy + MSM6/7 (J, I empty)
+    ("rtklib/rcvraw/testglo.rtcm3", None, "GRS"),  # legacy 1004 (GPS + SBAS) / 1012, dated by 1020 N4/NT
+    ("pygnssutils/tests/pygpsdata-rtcm3.log", "2020-12-29", "CEGR"),  # u-blox base with UBX/NMEA around
+])
+def test_other_real_captures_read_back(tmp_path, capture, date, systems):
+    res = convert([data_path(capture)], tmp_path, date=date, created_utc=CREATED)
+    obs, _, _ = read_epochs([data_path(capture)], date=date)
+    obs = sorted(obs, key=lambda o: o.time.seconds)
+    merged = []
+    from vngeonet.rinex.writer import merge_same_time
+
+    for o in obs:
+        if merged and abs(merged[-1].time - o.time) < 5e-4:
+            merged[-1] = merge_same_time(merged[-1], o)
+        else:
+            merged.append(o)
+    assert _assert_same_observables(res.obs_path, merged) > 100
+    assert "".join(sorted(read_obs(res.obs_path).header.obs_types)) == systems
+
+
 def test_header_from_stream_metadata(converted):
     version, res = converted
     text = res.obs_path.read_text()

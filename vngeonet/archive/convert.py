@@ -135,7 +135,7 @@ def read_epochs(inputs, *, station: str = "", config=None, date=None, res: Conve
             before = builder.ctx.approx_time
             obs += [e.obs for e in _rtcm_epochs(data, builder, res, str(path))]
             if not res.date_source and before is None and builder.ctx.approx_time is not None:
-                res.date_source = "stream (1013/1042/1045/1046)"
+                res.date_source = "stream (1013/1042/1045/1046/1020)"
     obs += [e.obs for e in builder.flush()]
     res.bds_gps_stamped = builder.bds_gps_stamped
     res.dropped_undated = builder.stats.dropped_unresolved
