@@ -69,3 +69,14 @@ def test_file_name_must_match_and_ids_unique(tmp_path):
     _write(d, EXAMPLE.read_text(), "HNOI00VNM.toml")
     with pytest.raises(ConfigError, match="also in"):
         load_stations(d)
+
+
+def test_event_hooks(tmp_path):
+    text = EXAMPLE.read_text().replace("# on_event_command", "on_event_command").replace(
+        "# event_webhook", "event_webhook")
+    cfg = load_station(_write(tmp_path, text))
+    assert cfg.on_event_command == ("/usr/local/bin/notify", "--station", "HNOI")
+    assert cfg.event_webhook.startswith("https://") and cfg.outage_after_s == 30.0
+    with pytest.raises(ConfigError) as info:
+        load_station(_write(tmp_path, text.replace('event_webhook = "https', 'event_webhook = "ftp')))
+    assert info.value.key == "stream.event_webhook"

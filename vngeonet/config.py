@@ -89,6 +89,9 @@ class StationConfig:
     antenna_serial: str = ""
     ecc_hen_m: tuple = (0.0, 0.0, 0.0)
     stream_uri: str = ""
+    outage_after_s: float = 30.0
+    on_event_command: tuple = ()
+    event_webhook: str = ""
     archive_root: str = "archive"
     flush_interval_s: float = 10.0
     archive: tuple = field(default_factory=tuple)
@@ -173,6 +176,13 @@ def _archive(r: _Reader) -> tuple:
     return tuple(out)
 
 
+def _command(r: _Reader) -> tuple:
+    cmd = r.get("stream.on_event_command", list, [])
+    if not all(isinstance(x, str) and x for x in cmd):
+        raise r.err("stream.on_event_command", "must be a list of non-empty strings (program and arguments)")
+    return tuple(cmd)
+
+
 def parse_station(doc: dict, path: str = "<memory>") -> StationConfig:
     """Validate a parsed station document (see :func:`load_station`)."""
     r = _Reader(doc, path)
@@ -210,6 +220,11 @@ def parse_station(doc: dict, path: str = "<memory>") -> StationConfig:
         antenna_radome=r.get("antenna.radome", str, "NONE", check=lambda s: len(s) <= 4,
                              reason="must be at most 4 characters"),
         antenna_serial=r.get("antenna.serial", str, ""), ecc_hen_m=ecc, stream_uri=uri,
+        outage_after_s=r.get("stream.outage_after_s", float, 30.0, check=lambda x: 0 < x <= 86400,
+                             reason="must be in (0, 86400] seconds"),
+        on_event_command=_command(r), event_webhook=r.get("stream.event_webhook", str, "",
+                                                           check=lambda u: u.startswith(("http://", "https://")),
+                                                           reason="must be an http:// or https:// URL"),
         archive_root=r.get("archive.root", str, "archive"),
         flush_interval_s=r.get("archive.flush_interval_s", float, 10.0, check=lambda x: 0 < x <= 3600,
                                reason="must be in (0, 3600] seconds"),

@@ -39,7 +39,16 @@ def _make_source(cfg, args):
         raise ConfigError("no stream URI", path=cfg.path, key="stream.uri")
     if args.no_reconnect:
         return open_source(uri)
-    monitor = OutageMonitor(cfg.id, silence_s=30.0, hooks=[LogHook()])
+    hooks = [LogHook()]
+    if cfg.on_event_command:
+        from vngeonet.streams.reconnect import CommandHook
+
+        hooks.append(CommandHook(list(cfg.on_event_command)))
+    if cfg.event_webhook:
+        from vngeonet.streams.reconnect import WebhookHook
+
+        hooks.append(WebhookHook(cfg.event_webhook))
+    monitor = OutageMonitor(cfg.id, silence_s=cfg.outage_after_s, hooks=hooks)
     return ReconnectingSource(lambda: open_source(uri), backoff=Backoff(1.0, 2.0, 120.0), monitor=monitor,
                               name=cfg.id)
 
