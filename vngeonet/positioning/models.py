@@ -65,19 +65,27 @@ def niell(el_rad, lat_rad, h_m, doy) -> tuple[np.ndarray, np.ndarray]:
     m_hyd, m_wet : ndarray
         Mapping factors (dimensionless, 1 at zenith).
     """
-    el = np.maximum(np.asarray(el_rad, dtype=np.float64), 1e-3)
-    lat = np.asarray(lat_rad, dtype=np.float64)
+    ch, cw = _niell_coefficients(np.asarray(lat_rad, dtype=np.float64), np.asarray(doy, dtype=np.float64))
+    return _niell_map(np.asarray(el_rad, dtype=np.float64), np.asarray(h_m, dtype=np.float64), ch, cw)
+
+
+def _niell_coefficients(lat, doy):
+    """Hydrostatic and wet (a, b, c) at the latitudes and days of year (Niell 1996 eq. 5)."""
     alat = np.abs(np.degrees(lat))
     # seasonal phase: reference day 28 in the north, +half a year in the south
-    phase = 2.0 * np.pi * (np.asarray(doy, dtype=np.float64) - 28.0) / 365.25
-    phase = phase + np.where(lat < 0, np.pi, 0.0)
+    phase = 2.0 * np.pi * (doy - 28.0) / 365.25 + np.where(lat < 0, np.pi, 0.0)
+    cos_p = np.cos(phase)
     coef_h = [np.interp(alat, _NMF_LAT_DEG, _NMF_HYD_AVG[i])
-              - np.interp(alat, _NMF_LAT_DEG, _NMF_HYD_AMP[i]) * np.cos(phase) for i in range(3)]
+              - np.interp(alat, _NMF_LAT_DEG, _NMF_HYD_AMP[i]) * cos_p for i in range(3)]
     coef_w = [np.interp(alat, _NMF_LAT_DEG, _NMF_WET[i]) for i in range(3)]
-    s = np.sin(el)
+    return coef_h, coef_w
+
+
+def _niell_map(el, h, coef_h, coef_w):
+    s = np.sin(np.maximum(el, 1e-3))
     m_h = _continued_fraction(s, *coef_h)
     dm = 1.0 / s - _continued_fraction(s, *_NMF_HT)
-    m_h = m_h + dm * np.asarray(h_m, dtype=np.float64) * 1e-3
+    m_h = m_h + dm * h * 1e-3
     m_w = _continued_fraction(s, *coef_w)
     return m_h, m_w
 
@@ -99,16 +107,28 @@ def saastamoinen_zenith(lat_rad, h_m, humidity: float = 0.7) -> tuple[np.ndarray
     return zhd, zwd
 
 
-def tropo_delay(el_rad, lat_rad, h_m, doy) -> tuple[np.ndarray, np.ndarray]:
+def tropo_delay(el_rad, lat_rad, h_m, doy, idx=None) -> tuple[np.ndarray, np.ndarray]:
     """Slant tropospheric delay (m) and its variance (m^2).
 
     Saastamoinen zenith delays mapped with Niell; the variance
     ``(0.1 m * m_hyd)^2`` covers the standard-atmosphere error (a few cm at
     zenith, growing with the mapping).  Non-positive elevations give 0.
+
+    ``lat_rad``, ``h_m`` and ``doy`` may be given per receiver epoch with
+    ``idx`` mapping each elevation to its epoch (the zenith delays and
+    mapping coefficients are then computed once per epoch).
     """
     el = np.asarray(el_rad, dtype=np.float64)
-    zhd, zwd = saastamoinen_zenith(lat_rad, h_m)
-    m_h, m_w = niell(el, lat_rad, h_m, doy)
+    lat = np.asarray(lat_rad, dtype=np.float64)
+    h = np.asarray(h_m, dtype=np.float64)
+    day = np.asarray(doy, dtype=np.float64)
+    zhd, zwd = saastamoinen_zenith(lat, h)
+    ch, cw = _niell_coefficients(lat, day)
+    if idx is not None:
+        zhd, zwd, h = zhd[idx], zwd[idx], h[idx]
+        ch = [c[idx] for c in ch]
+        cw = [c[idx] for c in cw]
+    m_h, m_w = _niell_map(el, h, ch, cw)
     d = np.where(el > 0, zhd * m_h + zwd * m_w, 0.0)
     var = (0.1 * m_h) ** 2
     return d, var
@@ -259,6 +279,36 @@ def _pair(iono: dict, prefix: str):
     return a4, b4
 
 
+
+
+def normal_blocks(h, ep_start, y=None, weight=None):
+    """Per-epoch normal matrices ``sum h h^T`` (n_ep, k, k), right-hand sides ``sum h y``
+    (n_ep, k) and sums of ``weight`` (n_ep,) for row ranges ``ep_start[k]:ep_start[k+1]``.
+
+    Only the upper triangle is accumulated (one ``reduceat`` over (n, k(k+1)/2)).
+    """
+    n_ep = len(ep_start) - 1
+    k = h.shape[1]
+    iu = np.triu_indices(k)
+    cols = [h[:, iu[0]] * h[:, iu[1]]]
+    if y is not None:
+        cols.append(h * y[:, None])
+    if weight is not None:
+        cols.append(weight[:, None])
+    a = np.concatenate(cols, axis=1)
+    sums = np.zeros((n_ep, a.shape[1]))
+    nonempty = np.flatnonzero(np.diff(ep_start) > 0)
+    if len(nonempty):
+        sums[nonempty] = np.add.reduceat(a, np.asarray(ep_start)[nonempty], axis=0)
+    nt = len(iu[0])
+    nmat = np.zeros((n_ep, k, k))
+    nmat[:, iu[0], iu[1]] = sums[:, :nt]
+    nmat[:, iu[1], iu[0]] = sums[:, :nt]
+    rhs = sums[:, nt:nt + k] if y is not None else None
+    wsum = sums[:, -1] if weight is not None else None
+    return nmat, rhs, wsum
+
+
 def dops(e_unit, ep_start, use=None) -> np.ndarray:
     """Dilution of precision per epoch from line-of-sight unit vectors.
 
@@ -283,13 +333,7 @@ def dops(e_unit, ep_start, use=None) -> np.ndarray:
     e = np.asarray(e_unit, dtype=np.float64)
     u = np.ones(len(e), bool) if use is None else np.asarray(use, bool)
     h = np.where(u[:, None], np.column_stack([-e, np.ones(len(e))]), 0.0)
-    nmat = np.zeros((n_ep, 4, 4))
-    cnt = np.zeros(n_ep)
-    nonempty = np.flatnonzero(np.diff(ep_start) > 0)
-    if len(nonempty):
-        starts = np.asarray(ep_start)[nonempty]
-        nmat[nonempty] = np.add.reduceat(h[:, :, None] * h[:, None, :], starts, axis=0)
-        cnt[nonempty] = np.add.reduceat(u.astype(np.float64), starts)
+    nmat, _, cnt = normal_blocks(h, ep_start, weight=u.astype(np.float64))
     ok = cnt >= 4
     ok &= np.abs(np.linalg.det(np.where(ok[:, None, None], nmat, np.eye(4)))) > 1e-12
     if not ok.any():

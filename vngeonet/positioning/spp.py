@@ -460,8 +460,8 @@ def solve_rows(t_ep, ep, sat, sig, pr_m, cn0_dbhz, dop_hz, store, iono, opt, glo
                                         ep_start, x0, len(SYSTEMS), usable.astype(np.uint8),
                                         np.full(2, np.inf), opt.max_iter, 1e-2, 0)
     rx_ep = _fill_positions(x1[:, :3], st1, x0)
-    el, az, e_enu, lat, lon, h = _az_el_rows(rx_ep, sel.ep, geo["pos"])
-    y, var = _final_obs(sel, geo, obsm, el, az, lat, lon, h, t_ep, iono, opt)
+    el, az, e_enu, lat, lon, llh_ep = _az_el_rows(rx_ep, sel.ep, geo["pos"])
+    y, var = _final_obs(sel, geo, obsm, el, az, lat, lon, llh_ep, t_ep, iono, opt)
     use = usable & (el >= np.radians(opt.elev_mask_deg)) & np.isfinite(y) & np.isfinite(var)
     x, st, resid, used, cov = lsq.solve_epochs(
         geo["pos"], np.where(use, y, 0.0), 1.0 / np.where(use, var, 1.0), sys_idx, ep_start,
@@ -606,7 +606,8 @@ def _smooth(sel: _Sel, obsm: dict, t_ep: np.ndarray, window: int, gap_s: float =
 
 
 def _az_el_rows(rx_ep, ep, sv_pos):
-    """Elevation, azimuth, ENU unit vectors and receiver geodetic coordinates per row.
+    """Elevation, azimuth, ENU unit vectors, receiver latitude/longitude per row and
+    the receiver geodetic coordinates per epoch (n_ep, 3).
 
     Epochs without a position (zeros) give NaN geometry, which later masks their rows.
     """
@@ -622,10 +623,15 @@ def _az_el_rows_impl(rx_ep, ep, sv_pos):
     enu = np.einsum("nij,nj->ni", rot[ep], d) if len(ep) else np.zeros((0, 3))
     el = np.arcsin(np.clip(enu[:, 2], -1, 1))
     az = np.mod(np.arctan2(enu[:, 0], enu[:, 1]), 2 * np.pi)
-    return el, az, enu, llh[ep, 0], llh[ep, 1], llh[ep, 2]
+    return el, az, enu, llh[ep, 0], llh[ep, 1], llh
 
 
-def _final_obs(sel, geo, obsm, el, az, lat, lon, h, t_ep, iono, opt):
+_EFACT_LUT = np.ones(128)
+for _s, _f in EFACT.items():
+    _EFACT_LUT[ord(_s)] = _f
+
+
+def _final_obs(sel, geo, obsm, el, az, lat, lon, llh_ep, t_ep, iono, opt):
     """Observation ``y`` (m) and its variance (m^2) with atmosphere applied."""
     t = np.asarray(t_ep, np.float64)[sel.ep]
     y = obsm["y1"].copy()
@@ -640,13 +646,11 @@ def _final_obs(sel, geo, obsm, el, az, lat, lon, h, t_ep, iono, opt):
             var_i[single] = v
     var_t = np.zeros(len(y))
     if opt.tropo:
-        doy = np.mod((t - 5 * 86400.0) / 86400.0, 365.25)  # GPS epoch was day 6 of 1980
-        d, var_t = models.tropo_delay(el, lat, h, doy)
+        doy_ep = np.mod((np.asarray(t_ep, np.float64) - 5 * 86400.0) / 86400.0, 365.25)  # GPS day 0 = Jan 6
+        d, var_t = models.tropo_delay(el, llh_ep[:, 0], llh_ep[:, 2], doy_ep, idx=sel.ep)
         y -= d
     sin_el = np.maximum(np.sin(el), 0.05)
-    efact = np.ones(len(y))
-    for s, fct in EFACT.items():
-        efact[sel.sys == s] = fct
+    efact = _EFACT_LUT[_char_codes(sel.sys, 1)[:, 0] & 127]
     var_c = (0.3 ** 2 + (0.3 / sin_el) ** 2) * efact ** 2 * obsm["ifac"]
     if opt.weight == "snr":
         cn0 = np.where(np.isfinite(sel.cn0_dbhz), sel.cn0_dbhz, 35.0)
@@ -713,9 +717,7 @@ def _velocity(sel, geo, pos, used, ep_start):
     h = np.column_stack([-e, np.ones(len(e))])
     hw = np.where(ok[:, None], h, 0.0)
     yv = np.where(ok, yv, 0.0)
-    nm = _segment_sum(hw[:, :, None] * hw[:, None, :], ep_start)
-    rhs = _segment_sum(hw * yv[:, None], ep_start)
-    cnt = _segment_sum(ok.astype(np.float64), ep_start)
+    nm, rhs, cnt = models.normal_blocks(hw, ep_start, y=yv, weight=ok.astype(np.float64))
     good = cnt >= 5
     good &= np.abs(np.linalg.det(np.where(good[:, None, None], nm, np.eye(4)))) > 1e-9
     if good.any():
