@@ -245,3 +245,19 @@ def test_real_ccj2_precise_orbits_and_file_detection():
     res = spp.solve_spp(obs, store, iono, spp.SPPOptions(systems="GE"))
     st = posout.enu_stats(res.pos_ecef_m, _sinex_ref("CCJ2", obs))
     assert st["n"] >= 115 and st["h_rms_m"] < 0.8 and st["v_rms_m"] < 2.0
+
+
+def test_backends_agree_on_real_data(monkeypatch):
+    """The whole solver gives the same fixes with the compiled and the numpy lsq kernel
+    (tolerance 1 mm: iteration stops at |dx| < 0.1 mm in both)."""
+    from vngeonet import kernels
+
+    if kernels.compiled("lsq") is None:
+        pytest.skip("kernel lsq not compiled")
+    out = {}
+    for impl in ("python", "cython"):
+        monkeypatch.setattr(spp.kernels, "get", lambda name, _impl=impl: kernels.python(name)
+                            if _impl == "python" else kernels.compiled(name))
+        out[impl] = _real("rtklib/rinex/07590920.05o", ["rtklib/rinex/07590920.05n"])[1]
+    np.testing.assert_array_equal(out["python"].status, out["cython"].status)
+    np.testing.assert_allclose(out["python"].pos_ecef_m, out["cython"].pos_ecef_m, atol=1e-3)
