@@ -67,13 +67,10 @@ def ltdl(Q):
         if not D[i] > 0.0:
             raise ValueError("Q is not positive definite")
         a = np.sqrt(D[i])
-        for j in range(i + 1):
-            L[i, j] = A[i, j] / a
+        L[i, :i + 1] = A[i, :i + 1] / a
         for j in range(i):
-            for k in range(j + 1):
-                A[j, k] -= L[i, k] * L[i, j]
-        for j in range(i + 1):
-            L[i, j] /= L[i, i]
+            A[j, :j + 1] -= L[i, :j + 1] * L[i, j]
+        L[i, :i + 1] /= L[i, i]
     return L, D
 
 
@@ -81,10 +78,8 @@ def _gauss(L, Z, i, j):
     n = L.shape[0]
     mu = _round(L[i, j])
     if mu != 0.0:
-        for k in range(i, n):
-            L[k, j] -= mu * L[k, i]
-        for k in range(n):
-            Z[k, j] -= mu * Z[k, i]
+        L[i:, j] -= mu * L[i:, i]
+        Z[:, j] -= mu * Z[:, i]
 
 
 def _perm(L, D, j, delta, Z):
@@ -93,16 +88,13 @@ def _perm(L, D, j, delta, Z):
     lam = D[j + 1] * L[j + 1, j] / delta
     D[j] = eta * D[j + 1]
     D[j + 1] = delta
-    for k in range(j):
-        a0 = L[j, k]
-        a1 = L[j + 1, k]
-        L[j, k] = -L[j + 1, j] * a0 + a1
-        L[j + 1, k] = eta * a0 + lam * a1
+    a0 = L[j, :j].copy()
+    a1 = L[j + 1, :j].copy()
+    L[j, :j] = -L[j + 1, j] * a0 + a1
+    L[j + 1, :j] = eta * a0 + lam * a1
     L[j + 1, j] = lam
-    for k in range(j + 2, n):
-        L[k, j], L[k, j + 1] = L[k, j + 1], L[k, j]
-    for k in range(n):
-        Z[k, j], Z[k, j + 1] = Z[k, j + 1], Z[k, j]
+    L[j + 2:, [j, j + 1]] = L[j + 2:, [j + 1, j]]
+    Z[:, [j, j + 1]] = Z[:, [j + 1, j]]
 
 
 def reduction(L, D):
@@ -172,12 +164,13 @@ def search(zs, L, D, m):
     if m < 1 or n < 1:
         raise ValueError("need n >= 1 and m >= 1")
     S = np.zeros((n, n))
-    dist = np.zeros(n)
-    zb = np.zeros(n)
-    z = np.zeros(n)
-    step = np.zeros(n)
+    dist = [0.0] * n
+    zb = [0.0] * n
+    z = [0.0] * n
+    step = [0.0] * n
     zn = np.zeros((n, m))
     s = np.zeros(m)
+    zs, D = [float(v) for v in zs], [float(v) for v in D]
     k = n - 1
     zb[k] = zs[k]
     z[k] = _round(zb[k])
@@ -192,9 +185,8 @@ def search(zs, L, D, m):
             if k != 0:
                 k -= 1
                 dist[k] = newdist
-                for i in range(k + 1):
-                    S[k, i] = S[k + 1, i] + (z[k + 1] - zb[k + 1]) * L[k + 1, i]
-                zb[k] = zs[k] + S[k, k]
+                S[k, :k + 1] = S[k + 1, :k + 1] + (z[k + 1] - zb[k + 1]) * L[k + 1, :k + 1]
+                zb[k] = zs[k] + float(S[k, k])
                 z[k] = _round(zb[k])
                 y = zb[k] - z[k]
                 step[k] = _sgn(y)
@@ -202,20 +194,15 @@ def search(zs, L, D, m):
                 if nn < m:
                     if nn == 0 or newdist > s[imax]:
                         imax = nn
-                    for i in range(n):
-                        zn[i, nn] = z[i]
+                    zn[:, nn] = z
                     s[nn] = newdist
                     nn += 1
                 else:
                     if newdist < s[imax]:
-                        for i in range(n):
-                            zn[i, imax] = z[i]
+                        zn[:, imax] = z
                         s[imax] = newdist
-                        imax = 0
-                        for i in range(1, m):
-                            if s[i] > s[imax]:
-                                imax = i
-                    maxdist = s[imax]
+                        imax = int(np.argmax(s))
+                    maxdist = float(s[imax])
                 z[0] += step[0]
                 y = zb[0] - z[0]
                 step[0] = -step[0] - _sgn(step[0])
