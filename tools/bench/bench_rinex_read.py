@@ -2,12 +2,13 @@
 
 Usage::
 
-    python tools/bench/bench_rinex_read.py [--json] [--repeat 3] [--files REL ...] [--no-georinex]
+    python tools/bench/bench_rinex_read.py [--json] [--repeat 3] [--files REL ...] [--no-georinex] [--check]
 
 Default files (under ``VNGEONET_DATA``, default ``../shared/data``):
 
 * NYA1 2024-124, RINEX 3.05 full day, Hatanaka inside gzip (2.9 MB -> 28 MB, 2,880 epochs);
-* ACOR 2008-148, RINEX 2.11 full day, plain (3.0 MB, 2,880 epochs).
+* LHAZ 2016-044, RINEX 2.11 full day, Hatanaka 1 inside unix compress (2,795 epochs, events);
+* ACOR 2008-148, RINEX 2.11 full day, plain (3.0 MB, 2,880 epochs; georinex's fast RINEX 2 path).
 
 For each file: our total read time (median of ``--repeat`` runs) split into
 unpacking (gzip/.Z/Hatanaka) and parsing (header + kernel + assembly), the
@@ -32,6 +33,7 @@ sys.path.insert(0, str(REPO))
 DATA = Path(os.environ.get("VNGEONET_DATA", REPO.parent / "shared" / "data")).resolve()
 FILES = [
     "nav-solutions-data/CRNX/V3/NYA100NOR_S_20241240000_01D_30S_MO.crx.gz",
+    "orekit/orbit-determination/analytical/lhaz0440.16d.Z",
     "gnsstk/examples/acor1480.08o",
 ]
 
@@ -65,7 +67,7 @@ def _ours(path: Path, repeat: int) -> dict:
     }
 
 
-def _georinex(path: Path) -> dict:
+def _georinex(path: Path, check: bool) -> dict:
     import georinex
 
     with warnings.catch_warnings():
@@ -73,7 +75,13 @@ def _georinex(path: Path) -> dict:
         t0 = time.perf_counter()
         ds = georinex.load(str(path))
         dt = time.perf_counter() - t0
-    return {"georinex_s": dt, "georinex_sizes": {k: int(v) for k, v in ds.sizes.items()}}
+    out = {"georinex_s": dt, "georinex_sizes": {k: int(v) for k, v in ds.sizes.items()}}
+    if check:
+        from tests.rinex.oracle import compare
+        from vngeonet.rinex.obs import read_obs
+
+        out["values_equal_to_georinex"] = compare(read_obs(path), ds)
+    return out
 
 
 def main(argv=None) -> int:
@@ -82,6 +90,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="runs of our reader (median reported)")
     ap.add_argument("--no-georinex", action="store_true", help="skip georinex (no ratio)")
     ap.add_argument("--json", action="store_true", help="print one JSON object per file")
+    ap.add_argument("--check", action="store_true",
+                    help="also assert every value equals georinex's (tests/rinex/oracle.py)")
     args = ap.parse_args(argv)
     for rel in args.files:
         path = DATA / rel
@@ -90,7 +100,7 @@ def main(argv=None) -> int:
             continue
         res = {"file": rel, **_ours(path, args.repeat)}
         if not args.no_georinex:
-            res.update(_georinex(path))
+            res.update(_georinex(path, args.check))
             res["ratio"] = res["georinex_s"] / res["ours_s"]
         if args.json:
             print(json.dumps(res), flush=True)
@@ -103,6 +113,8 @@ def main(argv=None) -> int:
         if "ratio" in res:
             print(f"  georinex: {res['georinex_s']:.2f} s  {res['georinex_sizes']}\n"
                   f"  ratio georinex/ours: {res['ratio']:.0f}x", flush=True)
+        if "values_equal_to_georinex" in res:
+            print(f"  values equal to georinex: {res['values_equal_to_georinex']} compared", flush=True)
     return 0
 
 
