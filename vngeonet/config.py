@@ -89,6 +89,7 @@ class StationConfig:
     antenna_serial: str = ""
     ecc_hen_m: tuple = (0.0, 0.0, 0.0)
     stream_uri: str = ""
+    stream_format: str = "rtcm3"  # "rtcm3" or "mixed" (RTCM 3 + UBX + NMEA, u-blox bases)
     outage_after_s: float = 30.0
     on_event_command: tuple = ()
     event_webhook: str = ""
@@ -220,6 +221,8 @@ def parse_station(doc: dict, path: str = "<memory>") -> StationConfig:
         antenna_radome=r.get("antenna.radome", str, "NONE", check=lambda s: len(s) <= 4,
                              reason="must be at most 4 characters"),
         antenna_serial=r.get("antenna.serial", str, ""), ecc_hen_m=ecc, stream_uri=uri,
+        stream_format=r.get("stream.format", str, "rtcm3", check=lambda f: f in ("rtcm3", "mixed"),
+                            reason='must be "rtcm3" or "mixed"'),
         outage_after_s=r.get("stream.outage_after_s", float, 30.0, check=lambda x: 0 < x <= 86400,
                              reason="must be in (0, 86400] seconds"),
         on_event_command=_command(r), event_webhook=r.get("stream.event_webhook", str, "",

@@ -85,3 +85,34 @@ def test_recover_cuts_partial_epoch(epochs, tmp_path):
     d = read_obs(made[0])
     np.testing.assert_allclose(d.time_gps_s, [o.time.seconds for o in epochs[:19]])
     assert gzip.decompress(made[0].read_bytes()).startswith(b"3.0")  # CRINEX 3 inside the gzip
+
+
+def test_recorder_mixed_ubx_stream(tmp_path):
+    """A u-blox stream (RXM-RAWX + SFRBX) recorded through the demultiplexer, paced file source."""
+    import asyncio
+    import gzip
+
+    from tests.conftest import data_path
+    from vngeonet.archive.recorder import StationRecorder
+    from vngeonet.config import parse_station
+    from vngeonet.streams.file import FileSource
+
+    raw = gzip.decompress(data_path("nav-solutions-data/UBX/16dBatt_no_interference_coldstart.ubx.gz").read_bytes())
+    src_path = tmp_path / "ubx.bin"
+    src_path.write_bytes(raw)
+    cfg = parse_station({
+        "station": {"id": "UBLX", "long_name": "UBLX00XXX"},
+        "position": {"ecef_m": [4027893.0, 307045.0, 4919475.0], "epoch": 2025.3},
+        "receiver": {"type": "U-BLOX ZED-F9P"}, "antenna": {"type": "ANN-MB"},
+        "stream": {"format": "mixed"},
+        "archive": {"root": str(tmp_path / "arch"), "files": [{"span": "1H", "interval_s": 1, "compress": False}]},
+    })
+    rec = StationRecorder(cfg, FileSource(src_path))
+    status = asyncio.run(asyncio.wait_for(rec.run(), 60))
+    obs_files = sorted((tmp_path / "arch").rglob("*_MO.rnx"))
+    nav_files = sorted((tmp_path / "arch").rglob("*_MN.rnx"))
+    assert status.epochs == 562 and len(obs_files) == 1 and len(nav_files) == 1
+    assert len(read_obs(obs_files[0]).time_gps_s) == 562
+    from vngeonet.rinex.nav import read_nav
+
+    assert len(read_nav(nav_files).ephemerides) == 9

@@ -65,6 +65,14 @@ class StationRecorder:
         self.on_epoch, self.clock, self.wall = on_epoch, clock, wall
         self.builder = EpochBuilder(config.id, config=config)
         self.framer = RTCMFramer(source=config.id)
+        self.demux = None
+        if getattr(config, "stream_format", "rtcm3") != "rtcm3":
+            from vngeonet.streams.demux import Demuxer
+            from vngeonet.streams.ubx_nav import GPSLNAVAssembler
+
+            self.demux = Demuxer()
+            self._lnav = GPSLNAVAssembler()
+            self._ubx_week = None
         self.status = RecorderStatus(config.id)
         products = config.archive or ()
         self.products = [ObsFile(self.root, config.long_name, self._header, span_s=p.span_s,
@@ -83,8 +91,6 @@ class StationRecorder:
 
     async def run(self, *, stop: asyncio.Event | None = None) -> RecorderStatus:
         """Record until the source ends or ``stop`` is set; closes every file at the end."""
-        from vngeonet.rtcm.decode import decode_frames
-
         self.status.state = "running"
         try:
             while stop is None or not stop.is_set():
@@ -93,16 +99,10 @@ class StationRecorder:
                     break
                 self.status.bytes_in += len(data)
                 now = self.clock()
-                frames = self.framer.feed(data)
-                stats = self.source.stats
-                for f in frames:
-                    stats.record_frame(f.msg_type)
-                stats.crc_failures = self.framer.stats.crc_failures
-                stats.skipped_bytes = self.framer.stats.skipped_bytes
-                for msg in decode_frames(frames, self.builder.ctx):
-                    self.status.messages += 1
-                    for ep in self.builder.add(msg, now):
-                        self._archive(ep)
+                if self.demux is None:
+                    self._rtcm(self.framer.feed(data), now)
+                else:
+                    self._mixed(data, now)
                 self._note_ephemerides()
                 self._timed_flush(now)
             for ep in self.builder.flush():
@@ -110,6 +110,47 @@ class StationRecorder:
         finally:
             self.close()
         return self.status
+
+    def _rtcm(self, frames, now: float) -> None:
+        from vngeonet.rtcm.decode import decode_frames
+
+        stats = self.source.stats
+        for f in frames:
+            stats.record_frame(f.msg_type)
+        stats.crc_failures = self.framer.stats.crc_failures
+        stats.skipped_bytes = self.framer.stats.skipped_bytes
+        for msg in decode_frames(frames, self.builder.ctx):
+            self.status.messages += 1
+            for ep in self.builder.add(msg, now):
+                self._archive(ep)
+
+    def _mixed(self, data: bytes, now: float) -> None:
+        """RTCM 3 + UBX + NMEA on one stream: RTCM decoded as usual, UBX RAWX/SFRBX directly."""
+        from vngeonet.epochs import Epoch
+        from vngeonet.model import Frame
+        from vngeonet.streams.demux import rawx_to_obs_epoch
+
+        frames = []
+        for p in self.demux.feed(data):
+            self.source.stats.record_frame(p.msg if p.proto == "RTCM3" else f"{p.proto}-{p.msg}")
+            if p.proto == "RTCM3":
+                frames.append(Frame(p.msg, p.payload, p.raw, p.offset))
+            elif p.msg == "RXM-RAWX":
+                self.status.messages += 1
+                obs = rawx_to_obs_epoch(p.payload, self.config.id)
+                if obs.time.week >= 1024 and len(obs.sat):
+                    self._ubx_week = obs.time.week
+                    self._archive(Epoch(obs.time, obs, tuple(sorted({s[0] for s in obs.sat.tolist()})), True,
+                                        self.builder.meta, ()))
+            elif p.msg == "RXM-SFRBX":
+                self.status.messages += 1
+                eph = self._lnav.add(p.payload, self._ubx_week)
+                if eph is not None:
+                    self.builder.add_ephemeris(eph)
+        self.source.stats.crc_failures = self.demux.crc_failures
+        self.source.stats.skipped_bytes = self.demux.skipped_bytes
+        if frames:
+            self._rtcm(frames, now)
 
     async def _read(self, stop):
         if stop is None:

@@ -373,12 +373,16 @@ def merge_same_time(a: ObsEpoch, b: ObsEpoch) -> ObsEpoch:
                     cat("cn0_dbhz"), cat("lli"), cat("lock_s"), a.flag)
 
 
-def on_interval(t: GPSTime, interval_s: float | None) -> bool:
-    """True when ``t`` falls on the sampling grid of ``interval_s`` (1 ms tolerance)."""
+def on_interval(t: GPSTime, interval_s: float | None, tol_s: float = 0.01) -> bool:
+    """True when ``t`` is within ``tol_s`` of the sampling grid of ``interval_s``.
+
+    The tolerance admits receivers whose clock is not steered to the second
+    (u-blox RXM-RAWX epochs at .996 s, for example).
+    """
     if not interval_s:
         return True
     r = t.tow_s % interval_s
-    return r < 1e-3 or interval_s - r < 1e-3
+    return r < tol_s or interval_s - r < tol_s
 
 
 # ---------------------------------------------------------------------- navigation
