@@ -93,11 +93,11 @@ class RTKOptions:
     phase_sigma_m: float = 0.003
     code_phase_ratio: float = 100.0
     iono: str = "auto"  # "auto", "off", "est"
-    iono_auto_km: float = 10.0
+    iono_auto_km: float = 5.0
     iono_ppm: float = 2.0
     iono_rate_mps: float = 1e-4  # random walk of the SD slant ionosphere, m/sqrt(s) per 10 km
     tropo: str = "auto"  # "auto", "model", "est"
-    tropo_auto_km: float = 10.0
+    tropo_auto_km: float = 5.0
     tropo_rate_mps: float = 1e-4
     pos_sigma_m: float = 30.0
     amb_sigma_cyc: float = 30.0
@@ -534,7 +534,9 @@ def _resolve(flt: _Filter, e, ok, info):
     z = np.abs(v[ph]) / np.sqrt(np.diag(R)[ph])
     dpos = xf[:3] - pos
     jump = float(dpos @ np.linalg.solve(cov + 1e-12 * np.eye(3), dpos))
-    if (len(ph) and z.max() > o.validate_sigma) or jump > 16.27:  # chi2(3) 99.9 %
+    if (len(ph) and z.max() > o.validate_sigma) or jump > 16.27 * 25.0:  # 5 x chi2(3) 99.9 % (code errors are time-correlated)
+        log.debug("fix rejected at epoch %d: max phase residual %.1f sigma, position jump chi2 %.1f",
+                  e, z.max() if len(ph) else 0.0, jump)
         flt.nfix = 0
         return FixQuality.FLOAT, pos, cov, fix.ratio, fix.success_rate, 0
     flt.nfix += 1

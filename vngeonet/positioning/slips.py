@@ -14,9 +14,11 @@ Tests, each giving a reason bit:
   Doppler of the two epochs, after removing the change common to all
   satellites (receiver clock jumps); threshold ``2 + 0.1 dt`` cycles.  Per band;
 * ``GF``: jump of the geometry-free phase ``lambda_1 phi_1 - lambda_2 phi_2``
-  (m) against its linear prediction, threshold ``gf_thr_m + 0.001 dt`` m;
+  (m) against its previous value (steps up to 10 s) or its linear prediction
+  (longer steps), threshold ``gf_thr_m + 0.001 dt`` m;
 * ``MW``: Melbourne-Wuebbena wide-lane ambiguity (cycles) departing from its
-  running arc mean by more than ``mw_thr_cyc``.
+  running arc mean by more than ``mw_thr_cyc`` or, after 10 epochs, five
+  times the arc's own scatter if that is larger (noisy low-elevation code).
 
 GF and MW cannot tell which band slipped, so they flag both bands of that
 satellite (its other satellites and bands are untouched).  The Doppler and LLI
@@ -61,7 +63,7 @@ def detect_slips(t_s, cp_cyc, pr_m, dop_hz, lli, lam_m, max_gap_s: float = 300.0
     prev = {"cp": np.full((ns, nf), np.nan), "dop": np.full((ns, nf), np.nan)}
     gf_hist = np.full((ns, 2), np.nan)  # last two GF values of the arc
     gf_t = np.full((ns, 2), np.nan)
-    mw_sum, mw_n = np.zeros(ns), np.zeros(ns)
+    mw_sum, mw_sq, mw_n = np.zeros(ns), np.zeros(ns), np.zeros(ns)
     for k in range(n_ep):
         t = t_s[k]
         cp = cp_cyc[k]
@@ -72,7 +74,7 @@ def detect_slips(t_s, cp_cyc, pr_m, dop_hz, lli, lam_m, max_gap_s: float = 300.0
         r |= np.where(valid & ((lli[k] & 1) != 0), LLI, 0).astype(np.uint8)
         r |= _doppler(t - last_t, cp, prev, dop_hz[k], lam_m, valid & ~new)
         if nf >= 2:
-            r[:, :2] |= _dual(t, k, cp, pr_m[k], lam_m, valid, new, gf_hist, gf_t, mw_sum, mw_n,
+            r[:, :2] |= _dual(t, k, cp, pr_m[k], lam_m, valid, new, gf_hist, gf_t, mw_sum, mw_sq, mw_n,
                        gf_thr_m, mw_thr_cyc)
         reason[k] = r
         last_t[valid] = t
@@ -95,7 +97,7 @@ def _doppler(dt, cp, prev, dop, lam_m, cont):
     return out
 
 
-def _dual(t, k, cp, pr, lam, valid, new, gf_hist, gf_t, mw_sum, mw_n, gf_thr_m, mw_thr_cyc):
+def _dual(t, k, cp, pr, lam, valid, new, gf_hist, gf_t, mw_sum, mw_sq, mw_n, gf_thr_m, mw_thr_cyc):
     cp, pr, lam, valid, new = cp[:, :2], pr[:, :2], lam[:, :2], valid[:, :2], new[:, :2]
     both = valid[:, 0] & valid[:, 1]
     out = np.zeros((cp.shape[0], 2), np.uint8)
@@ -103,7 +105,9 @@ def _dual(t, k, cp, pr, lam, valid, new, gf_hist, gf_t, mw_sum, mw_n, gf_thr_m, 
     gf = lam[:, 0] * cp[:, 0] - lam[:, 1] * cp[:, 1]
     h0, h1 = gf_hist[:, 0], gf_hist[:, 1]
     t0, t1 = gf_t[:, 0], gf_t[:, 1]
-    rate = np.where(np.isfinite(h0) & (t1 != t0), (h1 - h0) / (t1 - t0), 0.0)
+    # linear prediction only over long steps: at high rates the differenced noise would dominate
+    long_step = np.abs(t - t1) > 10.0
+    rate = np.where(np.isfinite(h0) & (t1 != t0) & long_step, (h1 - h0) / (t1 - t0), 0.0)
     pred = h1 + rate * (t - t1)
     dgf = np.abs(gf - pred)
     bad_gf = both & ~restart & np.isfinite(h1) & (dgf > gf_thr_m + 0.001 * np.abs(t - t1))
@@ -112,17 +116,21 @@ def _dual(t, k, cp, pr, lam, valid, new, gf_hist, gf_t, mw_sum, mw_n, gf_thr_m, 
     mw = (cp[:, 0] - cp[:, 1]) - (f1 * pr[:, 0] + f2 * pr[:, 1]) / ((f1 + f2) * lw)
     has_mw = both & np.isfinite(mw)
     mean = np.where(mw_n > 0, mw_sum / np.maximum(mw_n, 1), np.nan)
-    bad_mw = has_mw & ~restart & (mw_n >= 2) & (np.abs(mw - mean) > mw_thr_cyc)
+    var = np.where(mw_n > 1, mw_sq / np.maximum(mw_n, 1) - mean ** 2, 0.0)
+    thr = np.maximum(mw_thr_cyc, np.where(mw_n >= 10, 5.0 * np.sqrt(np.maximum(var, 0.0)), 0.0))
+    bad_mw = has_mw & ~restart & (mw_n >= 2) & (np.abs(mw - mean) > thr)
     out[bad_gf] |= GF
     out[bad_mw] |= MW
     reset = restart | bad_gf | bad_mw | ~both
     gf_hist[reset] = np.nan
     gf_t[reset] = np.nan
     mw_sum[reset | ~has_mw] = 0.0
+    mw_sq[reset | ~has_mw] = 0.0
     mw_n[reset | ~has_mw] = 0.0
     gf_hist[both, 0], gf_t[both, 0] = gf_hist[both, 1], gf_t[both, 1]
     gf_hist[both, 1], gf_t[both, 1] = gf[both], t
     mw_sum[has_mw] += mw[has_mw]
+    mw_sq[has_mw] += mw[has_mw] ** 2
     mw_n[has_mw] += 1
     out[:, 0] = np.where(both, out[:, 0], 0)
     out[:, 1] = np.where(both, out[:, 1], 0)
