@@ -401,7 +401,7 @@ def solve_spp(obs, store, iono: dict | None = None, options: SPPOptions | None =
     approx = None if hdr is None else getattr(hdr, "approx_pos_ecef_m", None)
     ep_all = np.asarray(obs.epoch_idx)
     n_ep = len(t_ep)
-    step = n_ep if progress is None else max(1, chunk_epochs)
+    step = max(n_ep, 1) if progress is None else max(1, chunk_epochs)
     parts = []
     for a in range(0, max(n_ep, 1), step):
         b = min(n_ep, a + step)
@@ -678,6 +678,8 @@ def _assemble(t_ep, sel, geo, x, st, used, use, cov, ep_start, opt, bad_epochs, 
     status[bad_dop] = FixQuality.NONE
     reason[bad_dop] = "GDOP above limit"
     nsel = np.diff(ep_start)
+    nuse = _segment_sum(use.astype(np.float64), ep_start)
+    reason[(st == 1) & (nuse == 0)] = "no usable satellite (ephemeris, code or elevation mask)"
     reason[(st == 1) & (nsel == 0)] = "no usable observations"
     if bad_epochs is not None:
         be = np.asarray(bad_epochs, bool)
