@@ -24,9 +24,9 @@ def register(subparsers) -> None:
     p.add_argument("--sys", default="GECJ", help="systems (default GECJ)")
     p.add_argument("--elev-mask", type=float, default=15.0, metavar="DEG", help="elevation mask (default 15)")
     p.add_argument("--iono", default="auto", choices=("auto", "off", "est"),
-                   help="ionosphere: auto (ignored below 10 km, estimated above), off, est")
+                   help="ionosphere: auto (ignored below 5 km, estimated above), off, est")
     p.add_argument("--tropo", default="auto", choices=("auto", "model", "est"),
-                   help="troposphere: auto (model below 10 km, + zenith residual above), model, est")
+                   help="troposphere: auto (model below 5 km, + zenith residual above), model, est")
     p.add_argument("--no-ar", action="store_true", help="float solution only")
     p.add_argument("--no-hold", action="store_true", help="kinematic: do not hold fixed ambiguities")
     p.add_argument("--backward", action="store_true",

@@ -18,12 +18,13 @@ reference satellite (the highest at the rover, chosen per system and band at
 every epoch) can change freely; differences of SD ambiguities of a CDMA band
 are integers, which is what LAMBDA fixes.
 
-Ionosphere rule: baselines shorter than ``iono_auto_km`` (10 km) ignore the
-differential ionosphere (below ~1-2 cm there); longer ones estimate the SD
+Ionosphere rule: baselines shorter than ``iono_auto_km`` (5 km) ignore the
+differential ionosphere (about 1 cm there even under the equatorial anomaly
+gradients of Vietnam's sky); longer ones estimate the SD
 slant ionosphere per satellite with a prior of ``iono_ppm`` (2 ppm) of the
 baseline length and a random walk (ionosphere-weighted model).  Troposphere:
-model only below ``tropo_auto_km`` (20 km), above that a zenith residual is
-estimated as a random walk.
+model only below ``tropo_auto_km`` (5 km), above that a zenith residual of
+the rover relative to the base is estimated as a random walk.
 
 Weights: per receiver and satellite ``sigma^2 = a^2 + a^2 / sin^2(el)`` with
 ``a = phase_sigma_m`` (3 mm) for phase and ``code_phase_ratio`` times more for
@@ -221,8 +222,11 @@ def _band_lut(systems: str, nf: int):
 
 def _wide(obs, rows_ep, sat_index, lut, n_ep, ns, nf):
     """Per (epoch, satellite, band) arrays of the best signal with phase and code."""
-    keys = np.array([lut.get((s[0], g), (-1, 99)) for s, g in zip(obs.sat, obs.sig)]).reshape(-1, 2)
-    k = np.array([sat_index.get(s, -1) for s in obs.sat])
+    code = np.char.add(np.asarray(obs.sat, "<U3").astype("<U1"), np.asarray(obs.sig, "<U2"))
+    uc, inv = np.unique(code, return_inverse=True)
+    keys = np.array([lut.get((c[0], c[1:]), (-1, 99)) for c in uc], np.int64).reshape(-1, 2)[inv.ravel()]
+    us, inv_s = np.unique(np.asarray(obs.sat, "<U3"), return_inverse=True)
+    k = np.array([sat_index.get(x, -1) for x in us], np.int64)[inv_s.ravel()]
     ok = (rows_ep >= 0) & (k >= 0) & (keys[:, 0] >= 0) & np.isfinite(obs.cp_cyc) & np.isfinite(obs.pr_m)
     idx = np.flatnonzero(ok)
     cell = (rows_ep[idx].astype(np.int64) * ns + k[idx]) * nf + keys[idx, 0]
@@ -250,8 +254,9 @@ def prepare(rover, base, base_pos, opt: RTKOptions, spp_pos=None) -> _Pair:
     t_base = np.where(has_base, tb[j], t) if len(tb) else t.copy()
     base_map = np.full(len(tb), -1, np.int64)
     base_map[j[has_base]] = np.flatnonzero(has_base)
+    sigs = np.unique(rover.sig)
     sats = np.array(sorted({s for s in np.unique(rover.sat) if s[0] in opt.systems and
-                            any((s[0], g) in lut for g in np.unique(rover.sig))}), dtype="<U3")
+                            any((s[0], g) in lut for g in sigs)}), dtype="<U3")
     ns, nf, n_ep = len(sats), opt.nfreq, len(t)
     sat_index = {s: i for i, s in enumerate(sats)}
     r = _wide(rover, np.asarray(rover.epoch_idx, np.int64), sat_index, lut, n_ep, ns, nf)
@@ -322,6 +327,13 @@ class _Filter:
         self.iono0 = max(opt.iono_ppm * 1e-6 * bl_km * 1e3, 0.02)
         self.iono_q = (opt.iono_rate_mps * max(bl_km, 1.0) / 10.0) ** 2
         self.last_t = np.full(self.N, np.nan)
+        self.sys_id = np.unique(pair.sys, return_inverse=True)[1].astype(np.int64)
+        self.sd_cp = pair.r["cp"] - pair.b["cp"]
+        self.sd_pr = pair.r["pr"] - pair.b["pr"]
+        a2 = opt.phase_sigma_m ** 2
+        with np.errstate(invalid="ignore"):
+            self.var_sd = (a2 * (1 + 1 / np.maximum(np.sin(geo["el_r"]), 0.1) ** 2)
+                           + a2 * (1 + 1 / np.maximum(np.sin(geo["el_b"]), 0.1) ** 2))
         self.nfix = 0
         self.nis_flags = 0
 
@@ -370,59 +382,59 @@ class _Filter:
         self.P[old, old] += o.amb_rate_cyc ** 2 * dt[~new]
         self.last_t[ia] = t
 
+    def pairs(self, e, ok):
+        """DD pairs of epoch ``e``: (sat, reference sat, band, group) of every non-reference row.
+
+        The reference of each system and band is its highest satellite at the rover.
+        """
+        k, f = np.nonzero(ok)
+        el = self.g["el_r"][e][k]
+        grp = self.sys_id[k] * self.nf + f
+        order = np.lexsort((-el, grp))
+        k, f, grp = k[order], f[order], grp[order]
+        first = np.ones(len(grp), bool)
+        first[1:] = grp[1:] != grp[:-1]
+        start = np.flatnonzero(first)
+        ref = np.repeat(k[start], np.diff(np.append(start, len(grp))))
+        keep = ~first
+        return k[keep], ref[keep], f[keep], grp[keep]
+
     def design(self, e, ok, x):
-        """DD residuals v (m), design H (m, N), covariance R, and row info."""
+        """DD residuals v (m), design H (m, N), covariance R and the number of phase rows (first ones)."""
         p, g, o = self.p, self.g, self.o
-        sv = g["sv_r"][e]
-        d = sv - x[:3]
-        rho = np.linalg.norm(d, axis=1)
+        j, r, f, grp = self.pairs(e, ok)
+        m = len(j)
+        if m == 0:
+            return None
+        d = g["sv_r"][e] - x[:3]
+        rho = np.sqrt((d * d).sum(axis=1))
         los = d / rho[:, None]
         geo = rho - g["rho_b"][e] + g["trop_r"][e] - g["trop_b"][e]
         if self.est_tropo:
             geo = geo + g["mw_r"][e] * x[3]
-        el = g["el_r"][e]
-        s2 = 1.0 / np.maximum(np.sin(el), 0.1) ** 2
-        var_phase = o.phase_sigma_m ** 2 * (1 + s2) + o.phase_sigma_m ** 2 * (1 + 1.0 / np.maximum(
-            np.sin(g["el_b"][e]), 0.1) ** 2)
-        rows_v, rows_h, blocks, info = [], [], [], []
-        for sysl in np.unique(p.sys):
-            for f in range(self.nf):
-                mem = np.flatnonzero(ok[:, f] & (p.sys == sysl))
-                if len(mem) < 2:
-                    continue
-                ref = mem[np.argmax(el[mem])]
-                oth = mem[mem != ref]
-                lam, kap = p.lam[:, f], p.kappa[:, f]
-                for typ in (0, 1):  # phase, code
-                    if typ == 0:
-                        obs = lam * (p.r["cp"][e, :, f] - p.b["cp"][e, :, f])
-                        mod = geo - kap * x[4:4 + self.ns] * self.est_iono + lam * x[self.ia(np.arange(self.ns), f)]
-                        var = var_phase
-                    else:
-                        obs = p.r["pr"][e, :, f] - p.b["pr"][e, :, f]
-                        mod = geo + kap * x[4:4 + self.ns] * self.est_iono
-                        var = var_phase * o.code_phase_ratio ** 2
-                    v = (obs[oth] - mod[oth]) - (obs[ref] - mod[ref])
-                    H = np.zeros((len(oth), self.N))
-                    H[:, :3] = -(los[oth] - los[ref])
-                    if self.est_tropo:
-                        H[:, 3] = g["mw_r"][e][oth] - g["mw_r"][e][ref]
-                    r = np.arange(len(oth))
-                    if self.est_iono:
-                        sgn = -1.0 if typ == 0 else 1.0
-                        H[r, 4 + oth] = sgn * kap[oth]
-                        H[:, 4 + ref] = -sgn * kap[ref]
-                    if typ == 0:
-                        H[r, self.ia(oth, f)] = lam[oth]
-                        H[:, self.ia(ref, f)] = -lam[ref]
-                    R = np.diag(var[oth]) + var[ref]
-                    rows_v.append(v)
-                    rows_h.append(H)
-                    blocks.append(R)
-                    info.append((typ, f, ref, oth))
-        if not rows_v:
-            return None
-        return np.concatenate(rows_v), np.vstack(rows_h), _block_diag(blocks), info
+        iono = x[4:4 + self.ns] if self.est_iono else np.zeros(self.ns)
+        lj, lr, kj, kr = p.lam[j, f], p.lam[r, f], p.kappa[j, f], p.kappa[r, f]
+        aj, ar = 4 + self.ns + j * self.nf + f, 4 + self.ns + r * self.nf + f
+        cp, pr = self.sd_cp[e], self.sd_pr[e]
+        v_ph = (lj * cp[j, f] - geo[j] + kj * iono[j] - lj * x[aj]) - (lr * cp[r, f] - geo[r] + kr * iono[r] - lr * x[ar])
+        v_pr = (pr[j, f] - geo[j] - kj * iono[j]) - (pr[r, f] - geo[r] - kr * iono[r])
+        H = np.zeros((2 * m, self.N))
+        rows = np.arange(m)
+        H[:m, :3] = H[m:, :3] = -(los[j] - los[r])
+        if self.est_tropo:
+            H[:, 3] = np.tile(g["mw_r"][e][j] - g["mw_r"][e][r], 2)
+        if self.est_iono:
+            H[rows, 4 + j], H[rows, 4 + r] = -kj, kr
+            H[m + rows, 4 + j], H[m + rows, 4 + r] = kj, -kr
+        H[rows, aj], H[rows, ar] = lj, -lr
+        var = self.var_sd[e]
+        vj, vr = var[j], var[r]
+        Rph = np.where(grp[:, None] == grp[None, :], vr[:, None], 0.0)
+        Rph[rows, rows] += vj
+        R = np.zeros((2 * m, 2 * m))
+        R[:m, :m] = Rph
+        R[m:, m:] = Rph * o.code_phase_ratio ** 2
+        return np.concatenate([v_ph, v_pr]), H, R, m
 
     def update(self, v, H, R):
         PHt = self.P @ H.T
@@ -438,42 +450,14 @@ class _Filter:
 
     def amb_transform(self, e, ok):
         """DD ambiguity transform T (nd, N) over the AR-eligible SD ambiguities."""
-        p, g = self.p, self.g
-        el = g["el_r"][e]
+        el = self.g["el_r"][e]
         elig = ok & (el >= math.radians(self.o.ar_elev_mask_deg))[:, None]
-        rows = []
-        for sysl in np.unique(p.sys):
-            for f in range(self.nf):
-                mem = np.flatnonzero(elig[:, f] & (p.sys == sysl))
-                if len(mem) < 2:
-                    continue
-                ref = mem[np.argmax(el[mem])]
-                for j in mem[mem != ref]:
-                    row = np.zeros(self.N)
-                    row[self.ia(j, f)] = 1.0
-                    row[self.ia(ref, f)] = -1.0
-                    rows.append(row)
-        return np.array(rows).reshape(-1, self.N)
-
-
-def _block_diag(blocks):
-    n = sum(b.shape[0] for b in blocks)
-    out = np.zeros((n, n))
-    i = 0
-    for b in blocks:
-        m = b.shape[0]
-        out[i:i + m, i:i + m] = b
-        i += m
-    return out
-
-
-def _phase_rows(info):
-    sel, i = [], 0
-    for typ, _f, _ref, oth in info:
-        if typ == 0:
-            sel.extend(range(i, i + len(oth)))
-        i += len(oth)
-    return np.array(sel, np.int64)
+        j, r, f, _grp = self.pairs(e, elig)
+        T = np.zeros((len(j), self.N))
+        rows = np.arange(len(j))
+        T[rows, 4 + self.ns + j * self.nf + f] = 1.0
+        T[rows, 4 + self.ns + r * self.nf + f] = -1.0
+        return T
 
 
 def _epoch(flt: _Filter, e, ok, slip, static):
@@ -485,19 +469,19 @@ def _epoch(flt: _Filter, e, ok, slip, static):
     nsat = int(ok.any(axis=1).sum())
     if d is None or nsat < 4:
         return FixQuality.SPP, p.spp[e], np.eye(3) * 100.0, nsat, 0.0, 0.0, 0, False
-    v, H, R, info = d
+    v, H, R, m = d
     flagged = False
     if static and np.isfinite(flt.last_t[0]):
-        flagged = _motion_test(flt, v, H, R, info)
+        flagged = _motion_test(flt, v, H, R, m)
     if flt.update(v, H, R) is None:
         return FixQuality.SPP, p.spp[e], np.eye(3) * 100.0, nsat, 0.0, 0.0, 0, flagged
-    out = _resolve(flt, e, ok, info)
+    out = _resolve(flt, e, ok)
     return (*out[:2], out[2], nsat, *out[3:], flagged)
 
 
-def _motion_test(flt, v, H, R, info):
+def _motion_test(flt, v, H, R, m):
     """Static mode: do the code DD innovations demand a different position?"""
-    code = np.setdiff1d(np.arange(len(v)), _phase_rows(info))
+    code = np.arange(m, len(v))
     if len(code) < 4:
         return False
     Hc = H[code, :3]
@@ -513,7 +497,7 @@ def _motion_test(flt, v, H, R, info):
     return stat > 27.9 and float(np.linalg.norm(dx)) > 1.0  # chi2(3) 99.9999 %
 
 
-def _resolve(flt: _Filter, e, ok, info):
+def _resolve(flt: _Filter, e, ok):
     o = flt.o
     pos, cov = flt.x[:3].copy(), flt.P[:3, :3].copy()
     if not o.ar:
@@ -529,8 +513,8 @@ def _resolve(flt: _Filter, e, ok, info):
         return FixQuality.FLOAT, pos, cov, fix.ratio, fix.success_rate, 0
     xf, Pf = ambiguity.condition(flt.x, flt.P, T, fix)
     d = flt.design(e, ok, xf)
-    v, _H, R, info = d
-    ph = _phase_rows(info)
+    v, _H, R, m = d
+    ph = np.arange(m)
     z = np.abs(v[ph]) / np.sqrt(np.diag(R)[ph])
     dpos = xf[:3] - pos
     jump = float(dpos @ np.linalg.solve(cov + 1e-12 * np.eye(3), dpos))
