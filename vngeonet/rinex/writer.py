@@ -179,7 +179,14 @@ def format_epoch(obs: ObsEpoch, obs_types: dict, lli: np.ndarray | None = None, 
     return format_epochs([obs], obs_types, None if lli is None else [lli], flag)
 
 
-def _f14_3(v: np.ndarray) -> np.ndarray:
+def _f14_3(v: np.ndarray, block: int = 32768) -> np.ndarray:
+    """Fortran F14.3 text of finite values, in cache-sized blocks (see :func:`_f14_3_block`)."""
+    if len(v) <= block:
+        return _f14_3_block(v)
+    return np.concatenate([_f14_3_block(v[i:i + block]) for i in range(0, len(v), block)])
+
+
+def _f14_3_block(v: np.ndarray) -> np.ndarray:
     """Fortran F14.3 text of finite values (-1e9 < v < 1e10) as a (n, 14) uint8 array (vectorised).
 
     Integer and fractional parts are rounded separately (the fraction of a
@@ -239,7 +246,7 @@ def format_epochs(obs_list, obs_types: dict, lli_list=None, flag: int = 0) -> st
     if not obs_list:
         return ""
     lli_list = lli_list or [o.lli for o in obs_list]
-    ep = np.concatenate([np.full(len(o.sat), k, dtype=np.int64) for k, o in enumerate(obs_list)])
+    ep = np.repeat(np.arange(len(obs_list), dtype=np.int64), [len(o.sat) for o in obs_list])
     sat = np.concatenate([o.sat for o in obs_list]).astype("<U3")
     sig = np.concatenate([o.sig for o in obs_list]).astype("<U2")
     sysk, satk, sigk = _keys(sat, sig)
@@ -256,20 +263,28 @@ def format_epochs(obs_list, obs_types: dict, lli_list=None, flag: int = 0) -> st
     nlines = len(uniq) - first_valid
     cells = np.full((nlines, max(width, 1), 16), 32, dtype=np.uint8)
     lli_all = np.concatenate([np.asarray(x, dtype=np.int64) for x in lli_list])
+    ukeys, inv = np.unique(sigk, return_inverse=True)
+    rows, cols, vals, is_l = [], [], [], []
     for kind, name in zip(_KINDS, ("pr_m", "cp_cyc", "dop_hz", "cn0_dbhz")):
         table = {_code(sys_ + t[1:]): j for sys_, types in obs_types.items()
                  for j, t in enumerate(types) if t[0] == kind}
         if not table:
             continue
-        ukeys, inv = np.unique(sigk, return_inverse=True)
-        col = np.array([table.get(int(k), -1) for k in ukeys], dtype=np.int64)[inv]
+        col = np.array([table.get(int(k), -1) for k in ukeys.tolist()], dtype=np.int64)[inv]
         v = np.concatenate([getattr(o, name) for o in obs_list]).astype(np.float64)
         ok = known & (col >= 0) & np.isfinite(v) & (v > -999999999.999) & (v < _MAX_VALUE)
         idx = np.nonzero(ok)[0]
-        cells[line[idx], col[idx], :14] = _f14_3(v[idx])
-        if kind == "L":
-            f = lli_all[idx]
-            cells[line[idx], col[idx], 14] = np.where((f > 0) & (f < 10), 48 + f, 32)
+        rows.append(line[idx])
+        cols.append(col[idx])
+        vals.append(v[idx])
+        is_l.append(idx if kind == "L" else None)
+    if vals:
+        r, c = np.concatenate(rows), np.concatenate(cols)
+        cells[r, c, :14] = _f14_3(np.concatenate(vals))
+        for idx, rr, cc in zip(is_l, rows, cols):
+            if idx is not None:
+                f = lli_all[idx]
+                cells[rr, cc, 14] = np.where((f > 0) & (f < 10), 48 + f, 32)
     return _assemble(obs_list, obs_types, uniq[first_valid:], cells, flag)
 
 
