@@ -27,29 +27,11 @@ from vngeonet.gnss.time import GPSTime
 from vngeonet.model import ObsEpoch
 
 
-def _crc24q_table() -> tuple[int, ...]:
-    poly = 0x1864CFB
-    table = []
-    for i in range(256):
-        c = i << 16
-        for _ in range(8):
-            c <<= 1
-            if c & 0x1000000:
-                c ^= poly
-        table.append(c & 0xFFFFFF)
-    return tuple(table)
-
-
-_CRC24Q = _crc24q_table()
-
-
 def crc24q(data: bytes) -> int:
-    """CRC-24Q of ``data`` (RTCM 10403.3 §4.2; polynomial 0x1864CFB, init 0)."""
-    crc = 0
-    t = _CRC24Q
-    for b in data:
-        crc = ((crc << 8) & 0xFFFFFF) ^ t[(crc >> 16) ^ b]
-    return crc
+    """CRC-24Q of ``data`` (RTCM 10403.3 §4.2), through the ``crc24q`` kernel."""
+    from vngeonet import kernels
+
+    return kernels.get("crc24q").crc24q(data)
 
 
 def _fletcher8(data: bytes) -> tuple[int, int]:
@@ -100,6 +82,18 @@ class Packet:
         if self.proto == "UBX":
             return self.raw[6:-2]
         return self.raw[1:self.raw.rfind(b"*")]
+
+
+def _crc(data: bytes) -> int:
+    global _crc_fn
+    if _crc_fn is None:
+        from vngeonet import kernels
+
+        _crc_fn = kernels.get("crc24q").crc24q
+    return _crc_fn(data)
+
+
+_crc_fn = None
 
 
 class Demuxer:
@@ -180,7 +174,7 @@ class Demuxer:
             if n < size:
                 return "need", 0
             crc = (buf[i + size - 3] << 16) | (buf[i + size - 2] << 8) | buf[i + size - 1]
-            if crc24q(buf[i:i + size - 3]) != crc:
+            if _crc(bytes(buf[i:i + size - 3])) != crc:
                 self.crc_failures += 1
                 return None, 0
             return "RTCM3", size
