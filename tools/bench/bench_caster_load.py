@@ -55,6 +55,7 @@ DATA = Path(os.environ.get("VNGEONET_DATA", REPO.parent / "shared" / "data"))
 USER, PASSWORD = "bench", "bench-rover-pw"
 ADMIN, ADMIN_PW = "benchadmin", "bench-admin-pw"
 SOURCE_PW = "bench-source-pw"
+FILLER = bytes.fromhex("d3000047ea4b")  # an empty RTCM 3 frame (length 0, valid CRC)
 
 
 _PIN = {"caster": None, "clients": None}  # CPU sets, filled in main() unless --no-pin
@@ -90,7 +91,10 @@ def load_epochs(path: Path) -> list[bytes]:
 
 # ---------------------------------------------------------------- rover worker process
 class _Rover(asyncio.Protocol):
-    __slots__ = ("expected", "ends", "pos", "k", "times", "ok", "head", "hbuf", "ready", "transport", "done")
+    __slots__ = ("expected", "ends", "pos", "k", "times", "ok", "head", "hbuf", "ready", "transport", "done",
+                 "pre")
+    HEAD_END = b"\r\n\r\n"  # RTKLIB's caster sends only "ICY 200 OK\r\n": b"\r\n" there
+    SKIP_FILLER = False  # RTKLIB only serves rovers while data flows: skip the keep-alive filler frames
 
     def __init__(self, expected: bytes, ends: list, ready, done):
         self.expected, self.ends = expected, ends
@@ -101,6 +105,7 @@ class _Rover(asyncio.Protocol):
         self.hbuf = b""
         self.ready, self.done = ready, done
         self.transport = None
+        self.pre = b"" if self.SKIP_FILLER else None
 
     def connection_made(self, transport):
         self.transport = transport
@@ -112,13 +117,21 @@ class _Rover(asyncio.Protocol):
         now = time.monotonic()
         if self.head:
             self.hbuf += data
-            i = self.hbuf.find(b"\r\n\r\n")
+            i = self.hbuf.find(self.HEAD_END)
             if i < 0:
                 return
             self.ok = self.hbuf.startswith(b"ICY 200 OK")
-            data = self.hbuf[i + 4:]
+            data = self.hbuf[i + len(self.HEAD_END):]
             self.head = False
             self.ready.set_result(self.ok) if not self.ready.done() else None
+        if self.pre is not None:
+            buf = self.pre + data
+            while buf.startswith(FILLER):
+                buf = buf[len(FILLER):]
+            if len(buf) < len(FILLER) and FILLER.startswith(buf):
+                self.pre = buf
+                return
+            self.pre, data = None, buf
         if not data:
             return
         n = len(data)
@@ -138,7 +151,10 @@ class _Rover(asyncio.Protocol):
             self.done.set_result(False)
 
 
-def rover_worker(wid: int, port: int, n: int, epochs: list, rate_per_s: float, out_q, go_evt, deadline_s: float):
+def rover_worker(wid: int, port: int, n: int, epochs: list, rate_per_s: float, out_q, go_evt, deadline_s: float,
+                 head_end: bytes = b"\r\n\r\n"):
+    _Rover.HEAD_END = head_end
+    _Rover.SKIP_FILLER = head_end == b"\r\n"
     try:
         import uvloop
 
@@ -156,25 +172,28 @@ async def _rover_main(wid, port, n, epochs, rate_per_s, out_q, go_evt, deadline_
     ends = list(np.cumsum([len(e) for e in epochs]))
     rovers = []
     t0 = time.monotonic()
-    for i in range(n):
-        ready, done = loop.create_future(), loop.create_future()
-        r = _Rover(expected, ends, ready, done)
+    async def connect(r):
         try:
-            await loop.create_connection(lambda r=r: r, "127.0.0.1", port)
-        except OSError:
-            r.ready.set_result(False)
-            r.done.set_result(False)
+            await asyncio.wait_for(loop.create_connection(lambda: r, "127.0.0.1", port), 10)
+        except (OSError, asyncio.TimeoutError):
+            if not r.ready.done():
+                r.ready.set_result(False)
+            if not r.done.done():
+                r.done.set_result(False)
+
+    connecting = []
+    for i in range(n):
+        r = _Rover(expected, ends, loop.create_future(), loop.create_future())
+        connecting.append(asyncio.ensure_future(connect(r)))  # a refused rover must not hold up the others
         rovers.append(r)
         lag = (i + 1) / rate_per_s - (time.monotonic() - t0)
         if lag > 0:
             await asyncio.sleep(lag)
-    try:
-        await asyncio.wait_for(asyncio.gather(*(r.ready for r in rovers)), 120)
-    except asyncio.TimeoutError:
-        pass
-    connected = sum(1 for r in rovers if r.ready.done() and r.ready.result())
-    out_q.put(("ready", wid, connected, n))
-    await asyncio.wait([asyncio.ensure_future(r.done) for r in rovers], timeout=deadline_s)
+    await asyncio.wait([r.ready for r in rovers], timeout=20 + n / 250)
+    live = [r for r in rovers if r.ready.done() and r.ready.result()]
+    out_q.put(("ready", wid, len(live), n))
+    if live:
+        await asyncio.wait([r.done for r in live], timeout=deadline_s)
     ok = sum(1 for r in rovers if r.ok and r.pos == len(expected))
     times = np.array([r.times for r in rovers], dtype=float)
     for r in rovers:
@@ -227,6 +246,29 @@ source_password = "{SOURCE_PW}"
     return proc, int(m.group(1))
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_str2str(binary: str):
+    """RTKLIB str2str: TCP server input (our paced source), NTRIP caster output."""
+    p_in, p_out = _free_port(), _free_port()
+    proc = subprocess.Popen([binary, "-in", f"tcpsvr://:{p_in}", "-out", f"ntripc://{USER}:{PASSWORD}@:{p_out}/BENCH"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=lambda: (raise_nofile(), _pin("caster")))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", p_out), timeout=1).close()
+            return proc, p_in, p_out
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("str2str did not start")
+
+
 def admin_status(port: int) -> dict:
     auth = base64.b64encode(f"{ADMIN}:{ADMIN_PW}".encode()).decode()
     with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
@@ -239,30 +281,52 @@ def admin_status(port: int) -> dict:
 
 
 # ---------------------------------------------------------------- one run
-def run_one(n: int, epochs: list, workers: int, rate_per_s: float, source_port_for=None) -> dict:
+def run_one(n: int, epochs: list, workers: int, rate_per_s: float, rtklib: str | None = None) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="vng-bench-"))
-    caster, port = start_caster(tmp, n)
+    if rtklib:
+        caster, src_port, port = start_str2str(rtklib)
+    else:
+        caster, port = start_caster(tmp, n)
+        src_port = port
     ctx = mp.get_context("fork")
     out_q = ctx.Queue()
     go = ctx.Event()
     workers = max(1, min(workers, n // 50 or 1))
     shares = [n // workers + (1 if i < n % workers else 0) for i in range(workers)]
     deadline_s = len(epochs) + 60.0
+    head_end = b"\r\n" if rtklib else b"\r\n\r\n"
     procs = [ctx.Process(target=rover_worker, args=(i, port, k, epochs, rate_per_s / workers, out_q, go,
-                                                    deadline_s), daemon=True) for i, k in enumerate(shares)]
+                                                    deadline_s, head_end), daemon=True)
+             for i, k in enumerate(shares)]
     try:
-        src = socket.create_connection(("127.0.0.1", port), timeout=10)
-        src.sendall(f"SOURCE {SOURCE_PW} /BENCH\r\nSource-Agent: NTRIP bench\r\n\r\n".encode())
-        assert src.recv(100).startswith(b"ICY 200 OK"), "source refused"
+        src = socket.create_connection(("127.0.0.1", src_port), timeout=10)
+        stop_filler = None
+        if not rtklib:
+            src.sendall(f"SOURCE {SOURCE_PW} /BENCH\r\nSource-Agent: NTRIP bench\r\n\r\n".encode())
+            assert src.recv(100).startswith(b"ICY 200 OK"), "source refused"
+        else:
+            import threading
+
+            stop_filler = threading.Event()
+
+            def filler():
+                while not stop_filler.wait(0.05):
+                    src.sendall(FILLER)
+
+            filler_thread = threading.Thread(target=filler, daemon=True)
+            filler_thread.start()
         src.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         t_connect = time.monotonic()
         for p in procs:
             p.start()
         connected = 0
         for _ in procs:
-            kind, wid, c, k = out_q.get(timeout=300)
+            kind, wid, c, k = out_q.get(timeout=120 + n / 50)
             connected += c
         t_connect = time.monotonic() - t_connect
+        if stop_filler is not None:
+            stop_filler.set()
+            filler_thread.join()
         time.sleep(1.0)
         cpu0, t0 = _proc_cpu_s(caster.pid), time.monotonic()
         t_write = []
@@ -281,7 +345,7 @@ def run_one(n: int, epochs: list, workers: int, rate_per_s: float, source_port_f
         for _ in procs:
             kind, wid, ok, times = out_q.get(timeout=deadline_s + 60)
             results.append((ok, times))
-        status = admin_status(port)
+        status = admin_status(port) if not rtklib else None
         src.close()
     finally:
         caster.send_signal(signal.SIGTERM)
@@ -297,8 +361,11 @@ def run_one(n: int, epochs: list, workers: int, rate_per_s: float, source_port_f
     times = np.vstack([r[1] for r in results])
     lat_ms = (times - np.array(t_write)[None, :]) * 1000.0
     got = np.isfinite(lat_ms)
+    if status is None:  # RTKLIB has no status page
+        status = {"counters": {"slow_disconnects": -1}, "sessions": [],
+                  "mounts": {"BENCH": {"fanout_last_ms": float("nan"), "fanout_max_ms": float("nan")}}}
     counters = status["counters"]
-    dropped = sum(s["dropped_frames"] for s in status["sessions"])
+    dropped = counters.get("dropped_frames", -1) + sum(s["dropped_frames"] for s in status["sessions"])
     return {
         "n": n, "connected": connected, "connect_s": t_connect, "all_frames": ok == n, "ok_clients": ok,
         "epoch_deliveries": int(got.sum()), "expected_deliveries": n * len(epochs),
@@ -319,6 +386,9 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=4, help="rover client processes (default 4)")
     ap.add_argument("--rate", type=float, default=2000.0, help="rover connections per second (default 2000)")
     ap.add_argument("--data", default="pygnssutils/tests/ntrip_encode_none.bin", help="capture under VNGEONET_DATA")
+    ap.add_argument("--rtklib", metavar="STR2STR",
+                    help="also run the load against RTKLIB's caster (str2str -out ntripc://) at N = 32 "
+                         "(its MAXCLI) and N = 100, with this binary")
     ap.add_argument("--pin", action="store_true",
                     help="pin the caster to CPU 0 and the rover/source processes to the other CPUs "
                          "(helps on an idle machine, hurts when other work shares CPU 0)")
@@ -357,9 +427,25 @@ def main(argv=None) -> int:
               f"{r['cpu_pct']:>6.1f} {r['rss_mb']:>7.0f} {r['hwm_mb']:>7.0f} {r['dropped_frames']:>6} "
               f"{r['slow_disconnects']:>6} {r['fanout_last_ms']:>8.1f}/{r['fanout_max_ms']:<8.1f} "
               f"{load_before:>5.1f}", flush=True)
+    if args.rtklib:
+        print("peer: RTKLIB str2str, -in tcpsvr:// (same paced source) -out ntripc:// (NTRIP 1 only)")
+        rows = {}
+        for who, n in (("vngeonet", 32), ("RTKLIB", 32), ("RTKLIB", 100)):
+            load_before = os.getloadavg()[0]
+            r = rows[(who, n)] = run_one(n, epochs, args.workers, args.rate,
+                                         rtklib=args.rtklib if who == "RTKLIB" else None)
+            print(f"{r['n']:>6} {r['connected']:>6} {r['connect_s']:>6.1f} "
+                  f"{('yes' if r['all_frames'] else 'NO'):>10} {r['ok_clients']:>6} {r['p50_ms']:>7.1f} "
+                  f"{r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} {r['cpu_pct']:>6.1f} {r['rss_mb']:>7.0f} "
+                  f"{r['hwm_mb']:>7.0f} {'-':>6} {'-':>6} {'-':>18} {load_before:>5.1f}  ({who})", flush=True)
+        a, b = rows[("vngeonet", 32)], rows[("RTKLIB", 32)]
+        print(f"ratio at N = 32 (RTKLIB / vngeonet): p50 {b['p50_ms'] / a['p50_ms']:.2f}, "
+              f"p99 {b['p99_ms'] / a['p99_ms']:.2f}, CPU {b['cpu_pct'] / max(a['cpu_pct'], 1e-9):.2f}, "
+              f"RSS {b['rss_mb'] / a['rss_mb']:.2f}; rovers served of 100: RTKLIB "
+              f"{rows[('RTKLIB', 100)]['ok_clients']}, vngeonet 100")
     print("target: 10,000 rovers on 2 cores, all frames delivered, p99 <= 100 ms")
-    print("peer: RTKLIB's built-in caster (str2str ntripc://) — at most 32 clients, NTRIP 1.0 only "
-          "(published limit); at N = 32 this caster's figures are the N = 100 row or better")
+    print("peer: RTKLIB's built-in caster (str2str ntripc://): at most 32 clients (src/stream.c MAXCLI 32), "
+          "NTRIP 1.0 only (answers ICY 200 OK, no chunked v2)")
     return 0
 
 

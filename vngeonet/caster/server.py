@@ -167,7 +167,7 @@ class NTRIPCaster:
         self.counters = dict.fromkeys((
             "connections", "rejected_capacity", "rejected_ip", "bad_requests", "header_timeouts",
             "auth_failures", "rate_limited", "accept_errors", "slow_disconnects", "sources_dropped",
-            "sessions"), 0)
+            "sessions", "dropped_frames"), 0)
         self._n_conn = 0
         self._per_ip: dict[str, int] = {}
         self._per_user: dict[str, int] = {}
@@ -708,6 +708,7 @@ class NTRIPCaster:
             self.counters["slow_disconnects"] += 1
             reason = q.close_reason
         q.closed = True
+        self.counters["dropped_frames"] += q.dropped_frames
         if session.drainer is not None:
             session.drainer.cancel()
         self._sessions.pop(session.id, None)
