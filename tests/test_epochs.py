@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from tests.archive.synth import (WEEK_MS, frames, looped, shift_epoch, stream, with_multiple)
+from tests.archive.synth import WEEK_MS, frames, looped, shift_epoch, stream, with_multiple
 from vngeonet.epochs import EpochBuilder
 from vngeonet.gnss.time import GPSTime
 from vngeonet.rtcm.decode import decode_frames

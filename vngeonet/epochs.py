@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -127,7 +127,7 @@ def _epoch_raw(msg) -> int:
 
 
 class _Group:
-    __slots__ = ("time", "msgs", "systems", "first_arrival")
+    __slots__ = ("first_arrival", "msgs", "systems", "time")
 
     def __init__(self, time: GPSTime, arrival):
         self.time, self.msgs, self.systems, self.first_arrival = time, [], set(), arrival

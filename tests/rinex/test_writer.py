@@ -20,10 +20,10 @@ from tests.conftest import data_path
 from vngeonet.archive.convert import convert, read_epochs
 from vngeonet.gnss.time import GPSTime
 from vngeonet.rinex.obs import read_obs
-from vngeonet.rinex.writer import format_obs_header, obs_types_from, ObsHeader, long_name
+from vngeonet.rinex.writer import ObsHeader, format_obs_header, long_name, obs_types_from
 
 CAPTURE = "pygnssutils/tests/ntrip_encode_none.bin"
-CREATED = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+CREATED = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 @pytest.fixture(scope="module", params=[3, 4])

@@ -20,7 +20,7 @@ async def loopback_server(handler):
     async def wrapped(reader, writer):
         try:
             await asyncio.wait_for(handler(reader, writer), TIMEOUT_S)
-        except (asyncio.TimeoutError, ConnectionError):
+        except (TimeoutError, ConnectionError):
             pass
         finally:
             writer.close()

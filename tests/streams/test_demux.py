@@ -27,9 +27,9 @@ def test_mixed_ublox_base_stream_fed_in_odd_pieces():
     assert d.crc_failures == 0
     # every byte is accounted for: packets + skipped
     assert sum(len(p.raw) for p in pkts) + d.skipped_bytes == len(raw)
-    from pyubx2 import UBXReader
-
     import io
+
+    from pyubx2 import UBXReader
 
     oracle = Counter()
     for _raw, parsed in UBXReader(io.BytesIO(raw), protfilter=7, quitonerror=0):

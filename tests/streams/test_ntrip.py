@@ -19,8 +19,14 @@ import pytest
 from tests.conftest import data_path
 from tests.streams.helpers import TIMEOUT_S, chunk, loopback_server, read_all, read_head, run
 from vngeonet.errors import NTRIPError
-from vngeonet.streams.ntrip_client import (ChunkedDecoder, GzipDecoder, NTRIPClientSource, fetch_sourcetable,
-                                           make_gga, parse_sourcetable)
+from vngeonet.streams.ntrip_client import (
+    ChunkedDecoder,
+    GzipDecoder,
+    NTRIPClientSource,
+    fetch_sourcetable,
+    make_gga,
+    parse_sourcetable,
+)
 from vngeonet.streams.ntrip_server import NTRIPServerSink
 from vngeonet.streams.uri import open_source
 

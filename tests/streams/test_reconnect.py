@@ -14,8 +14,14 @@ import pytest
 from tests.streams.helpers import run
 from vngeonet.errors import StreamError
 from vngeonet.streams.base import Source
-from vngeonet.streams.reconnect import (Backoff, CommandHook, OutageMonitor, ReconnectingSource,
-                                        StreamEvent, WebhookHook)
+from vngeonet.streams.reconnect import (
+    Backoff,
+    CommandHook,
+    OutageMonitor,
+    ReconnectingSource,
+    StreamEvent,
+    WebhookHook,
+)
 
 
 class FakeClock:
@@ -160,7 +166,7 @@ def test_webhook_hook_posts_json():
     got = []
 
     class H(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(204)
             self.end_headers()

@@ -45,7 +45,7 @@ CAPTURES = [
 
 
 def make_inputs(tmp: Path, repeat: int) -> dict:
-    from tests.archive.synth import frames, looped  # noqa: E402  (test helper, real frames re-timed)
+    from tests.archive.synth import frames, looped
 
     concat = b"".join((DATA / c).read_bytes() for c in CAPTURES if (DATA / c).exists()) * repeat
     p1 = tmp / "concat.rtcm"

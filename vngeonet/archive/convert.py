@@ -174,8 +174,17 @@ def convert(inputs, outdir, *, version: int = 3, interval_s: float | None = None
     -------
     ConvertResult
     """
-    from vngeonet.rinex.writer import (format_epochs, format_nav, format_obs_header, header_from_meta,
-                                       lli_batch, long_name, merge_same_time, obs_types_from, on_interval)
+    from vngeonet.rinex.writer import (
+        format_epochs,
+        format_nav,
+        format_obs_header,
+        header_from_meta,
+        lli_batch,
+        long_name,
+        merge_same_time,
+        obs_types_from,
+        on_interval,
+    )
 
     res = ConvertResult()
     obs, builder, res = read_epochs(inputs, station=station, config=config, date=date, res=res)

@@ -31,8 +31,15 @@ from pathlib import Path
 
 from vngeonet.gnss.time import GPSTime
 from vngeonet.model import ObsEpoch
-from vngeonet.rinex.writer import (LockTracker, ObsHeader, format_epoch, format_nav_header,
-                                   format_obs_header, long_name, on_interval)
+from vngeonet.rinex.writer import (
+    LockTracker,
+    ObsHeader,
+    format_epoch,
+    format_nav_header,
+    format_obs_header,
+    long_name,
+    on_interval,
+)
 
 log = logging.getLogger(__name__)
 

@@ -177,7 +177,7 @@ class StationRecorder:
         if self.wall is not None:  # latency: arrival (wall clock as GPS time) minus the data epoch
             from vngeonet.gnss.time import utc_to_gps
 
-            now = utc_to_gps(_dt.datetime.fromtimestamp(self.wall(), _dt.timezone.utc).replace(tzinfo=None))
+            now = utc_to_gps(_dt.datetime.fromtimestamp(self.wall(), _dt.UTC).replace(tzinfo=None))
             self.status.latency_s = now - ep.time
             self.source.stats.latency_s.append(self.status.latency_s)
             if len(self.source.stats.latency_s) > self.source.stats.window:

@@ -62,7 +62,7 @@ async def _record(configs, args) -> int:
     stop = asyncio.Event()
     recs = []
     for cfg in configs:
-        on_epoch = (lambda ep: print(f"EPOCH {cfg.id} {ep.time.seconds:.3f}", flush=True)) \
+        on_epoch = (lambda ep, sid=cfg.id: print(f"EPOCH {sid} {ep.time.seconds:.3f}", flush=True)) \
             if args.log_epochs else None
         rec = StationRecorder(cfg, _make_source(cfg, args), root=args.root, on_epoch=on_epoch, wall=time.time)
         for f in rec.recover():
@@ -83,7 +83,7 @@ async def _record(configs, args) -> int:
         if status_task is not None:
             status_task.cancel()
     if not args.quiet:
-        print("", file=sys.stderr)
+        print(file=sys.stderr)
         for r in recs:
             print(_line(r.status), file=sys.stderr)
     return 0

@@ -121,7 +121,7 @@ def _time_fields(t: GPSTime) -> str:
 def format_obs_header(h: ObsHeader, version: int = 3) -> str:
     """Header text of an observation file (RINEX 3.05 or 4.00)."""
     ver = "3.05" if version == 3 else "4.00"
-    created = h.created_utc or _dt.datetime.now(_dt.timezone.utc)
+    created = h.created_utc or _dt.datetime.now(_dt.UTC)
     out = [_line(f"{ver:>9s}{'':11s}{'OBSERVATION DATA':<20s}{'M':<20s}", "RINEX VERSION / TYPE"),
            _line(f"{h.program:<20.20s}{h.run_by:<20.20s}{created:%Y%m%d %H%M%S} UTC", "PGM / RUN BY / DATE")]
     out += [_line(c, "COMMENT") for c in h.comments]
@@ -339,7 +339,7 @@ class LockTracker:
         for i, (sat, sig, lock) in enumerate(zip(obs.sat.tolist(), obs.sig.tolist(), obs.lock_s.tolist())):
             key = sat + sig
             prev = last.get(key)
-            if prev is not None and lock == lock:
+            if prev is not None and not math.isnan(lock):
                 t0, lock0 = prev
                 if lock < (t - t0) - 1e-6 or lock < lock0 - 1e-6 and lock < t - t0 + lock0:
                     out[i] |= 1
@@ -403,7 +403,7 @@ def on_interval(t: GPSTime, interval_s: float | None, tol_s: float = 0.01) -> bo
 # ---------------------------------------------------------------------- navigation
 def _d19(x: float) -> str:
     """Fortran D19.12 as RINEX writes it (``E`` exponent)."""
-    if x != x:
+    if math.isnan(x):
         x = 0.0
     return f"{x:19.12E}"
 
@@ -412,7 +412,7 @@ def format_nav_header(version: int = 3, leap_s: int | None = None,
                       created_utc: _dt.datetime | None = None) -> str:
     """Header of a mixed navigation file (RINEX 3.05 Table A5 / 4.00 Table A29)."""
     ver = "3.05" if version == 3 else "4.00"
-    created = created_utc or _dt.datetime.now(_dt.timezone.utc)
+    created = created_utc or _dt.datetime.now(_dt.UTC)
     out = [_line(f"{ver:>9s}{'':11s}{'N: GNSS NAV DATA':<20s}{'M: MIXED':<20s}", "RINEX VERSION / TYPE"),
            _line(f"{'vngeonet ' + vngeonet.__version__:<20.20s}{'VNGEONET':<20s}{created:%Y%m%d %H%M%S} UTC",
                  "PGM / RUN BY / DATE")]

@@ -219,7 +219,7 @@ async def _icy_rest(buf, more, proto, status, reason):
         while len(buf) < 2:
             try:  # a caster may send nothing more until it gets our GGA
                 await asyncio.wait_for(more(), 1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return ResponseHead(proto, status, reason, headers), bytes(buf)
         if buf.startswith(b"\r\n"):
             return ResponseHead(proto, status, reason, headers), bytes(buf[2:])
@@ -260,7 +260,7 @@ def make_gga(lat_deg: float, lon_deg: float, height_m: float, t_utc: _dt.datetim
 
     Fix quality 1, 12 satellites, HDOP 1.0: what casters need to select a base.
     """
-    t = t_utc or _dt.datetime.now(_dt.timezone.utc)
+    t = t_utc or _dt.datetime.now(_dt.UTC)
 
     def dm(value: float, width: int) -> str:
         a = abs(value)
@@ -407,7 +407,7 @@ class NTRIPClientSource(Source):
         try:
             self._reader, self._writer = await asyncio.wait_for(
                 asyncio.open_connection(self.host, self.port), self.timeout_s)
-        except (OSError, asyncio.TimeoutError) as err:
+        except (TimeoutError, OSError) as err:
             raise StreamError(f"{self.name}: cannot connect: {err or 'timeout'}") from err
         gga = self._gga_sentence()
         self._writer.write(build_request(self.mount, self.host, self.port, user=self.user,
@@ -420,7 +420,7 @@ class NTRIPClientSource(Source):
             head, rest = await read_response_head(self._reader, self.timeout_s)
         except NTRIPError:
             raise
-        except (OSError, asyncio.TimeoutError) as err:
+        except (TimeoutError, OSError) as err:
             raise StreamError(f"{self.name}: no answer: {err or 'timeout'}") from err
         self._check(head)
         self.head = head
@@ -463,7 +463,7 @@ class NTRIPClientSource(Source):
         while not self._body_done:
             try:
                 raw = await asyncio.wait_for(self._reader.read(65536), self.read_timeout_s)
-            except asyncio.TimeoutError as err:
+            except TimeoutError as err:
                 raise StreamError(f"{self.name}: no data for {self.read_timeout_s} s") from err
             except OSError as err:
                 raise StreamError(f"{self.name}: {err}") from err
@@ -493,7 +493,7 @@ class NTRIPClientSource(Source):
             self._writer.close()
             try:
                 await asyncio.wait_for(self._writer.wait_closed(), 2.0)
-            except (OSError, asyncio.TimeoutError):
+            except (TimeoutError, OSError):
                 pass
 
 
@@ -510,7 +510,7 @@ async def fetch_sourcetable(host: str, port: int, *, user: str = "", password: s
     """
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
-    except (OSError, asyncio.TimeoutError) as err:
+    except (TimeoutError, OSError) as err:
         raise StreamError(f"{host}:{port}: cannot connect: {err or 'timeout'}") from err
     try:
         writer.write(build_request("", host, port, user=user, password=password, version=version))

@@ -91,7 +91,7 @@ class NTRIPServerSink:
                 version=self.version, chunked=self.chunked))
             await asyncio.wait_for(self._writer.drain(), self.timeout_s)
             line = await asyncio.wait_for(self._reader.readline(), self.timeout_s)
-        except (OSError, asyncio.TimeoutError) as err:
+        except (TimeoutError, OSError) as err:
             await self.aclose()
             raise StreamError(f"{self.name}: cannot connect: {err or 'timeout'}") from err
         await self._check_answer(line)
@@ -108,7 +108,7 @@ class NTRIPServerSink:
         if parts[0].upper().startswith("HTTP"):
             try:  # consume the rest of the head
                 head = await asyncio.wait_for(self._reader.readuntil(b"\r\n\r\n"), self.timeout_s)
-            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError):
+            except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
                 head = b""
             log.debug("%s: caster head %s", self.name, parse_headers(head))
         log.info("%s: source accepted (%s)", self.name, text)
@@ -124,7 +124,7 @@ class NTRIPServerSink:
         try:
             self._writer.write(data)
             await asyncio.wait_for(self._writer.drain(), self.timeout_s)
-        except (OSError, asyncio.TimeoutError) as err:
+        except (TimeoutError, OSError) as err:
             raise StreamError(f"{self.name}: send failed: {err or 'timeout'}") from err
         if self._reader.at_eof():
             raise StreamError(f"{self.name}: caster closed the connection")
@@ -143,7 +143,7 @@ class NTRIPServerSink:
                 self._writer.write(b"0\r\n\r\n")
             self._writer.close()
             await asyncio.wait_for(self._writer.wait_closed(), 2.0)
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             pass
 
     async def __aenter__(self):

@@ -28,7 +28,7 @@ async def drain(source: Source, write, *, max_bytes: int | None = None,
                 break
             try:
                 data = await asyncio.wait_for(source.read(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
             if not data:
                 break
@@ -73,7 +73,7 @@ async def push_to_caster(src: str, target: str, *, speed: float = 1.0, loop: boo
             return await coro
         try:
             return await asyncio.wait_for(coro, duration_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return sink.bytes_out
     finally:
         await source.aclose()

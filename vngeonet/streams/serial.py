@@ -46,8 +46,8 @@ class SerialSource(Source):
         if parity.upper() not in PARITIES:
             raise ValueError(f"parity must be one of {sorted(PARITIES)}, not {parity!r}")
         self.port = port
-        self.settings = dict(baudrate=int(baud), parity=parity.upper(), bytesize=int(bytesize),
-                             stopbits=stopbits, rtscts=bool(rtscts), xonxoff=bool(xonxoff))
+        self.settings = {"baudrate": int(baud), "parity": parity.upper(), "bytesize": int(bytesize),
+                         "stopbits": stopbits, "rtscts": bool(rtscts), "xonxoff": bool(xonxoff)}
         self.read_timeout_s = read_timeout_s
         self._ser = None
         self._event: asyncio.Event | None = None
@@ -79,7 +79,7 @@ class SerialSource(Source):
             self._event.clear()
             try:
                 await asyncio.wait_for(self._event.wait(), self.read_timeout_s)
-            except asyncio.TimeoutError as err:
+            except TimeoutError as err:
                 raise StreamError(f"{self.name}: no data for {self.read_timeout_s} s") from err
 
     async def write(self, data: bytes) -> None:

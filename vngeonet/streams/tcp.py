@@ -44,13 +44,13 @@ class TCPClientSource(Source):
         try:
             self._reader, self._writer = await asyncio.wait_for(
                 asyncio.open_connection(self.host, self.port), self.connect_timeout_s)
-        except (OSError, asyncio.TimeoutError) as err:
+        except (TimeoutError, OSError) as err:
             raise StreamError(f"{self.name}: cannot connect: {err or 'timeout'}") from err
 
     async def _read(self) -> bytes:
         try:
             return await asyncio.wait_for(self._reader.read(self.bufsize), self.read_timeout_s)
-        except asyncio.TimeoutError as err:
+        except TimeoutError as err:
             raise StreamError(f"{self.name}: no data for {self.read_timeout_s} s") from err
         except OSError as err:
             raise StreamError(f"{self.name}: {err}") from err
@@ -66,7 +66,7 @@ class TCPClientSource(Source):
             self._writer.close()
             try:
                 await asyncio.wait_for(self._writer.wait_closed(), 2.0)
-            except (OSError, asyncio.TimeoutError):
+            except (TimeoutError, OSError):
                 pass
 
 
@@ -140,5 +140,5 @@ class TCPServerSource(Source):
         if self._server is not None:
             try:
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
