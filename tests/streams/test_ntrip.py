@@ -290,3 +290,56 @@ def test_ntrip_server_bad_password(version):
 
     err = run(main())
     assert err.status == (401 if version == 2 else None)
+
+
+def test_truncated_chunked_capture_delivers_what_arrived():
+    """ntrip_chunked.bin ends inside a chunk: everything up to the cut comes out, then end of stream."""
+    body = data_path("pygnssutils/tests/ntrip_chunked.bin").read_bytes()
+    expected, i = [], 0
+    while True:  # independent de-chunker that keeps a partial last chunk
+        j = body.find(b"\r\n", i)
+        if j < 0:
+            break
+        n = int(body[i:j], 16)
+        expected.append(body[j + 2:j + 2 + n])
+        if j + 2 + n > len(body):
+            break
+        i = j + 4 + n
+    expected = b"".join(expected)
+
+    async def main():
+        async with loopback_server(_serve_body(HEAD2 + b"\r\n", body, 1000)) as port:
+            async with open_source(f"ntrip://127.0.0.1:{port}/M?v=2") as src:
+                return await read_all(src)
+
+    got = run(main())
+    assert got == expected and len(got) > 22000
+
+
+def test_oversized_head_and_silent_caster():
+    async def huge(reader, writer):
+        await read_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"a" * 40000 + b"\r\n\r\n")
+        await writer.drain()
+
+    async def silent(reader, writer):
+        await read_head(reader)
+        await asyncio.sleep(5)
+
+    async def main():
+        errors = []
+        for handler, timeout in ((huge, 5.0), (silent, 0.3)):
+            async with loopback_server(handler) as port:
+                src = NTRIPClientSource("127.0.0.1", port, "M", timeout_s=timeout)
+                try:
+                    await src.read()
+                except Exception as err:  # noqa: BLE001 - the type is what the test checks
+                    errors.append(err)
+                finally:
+                    await src.aclose()
+        return errors
+
+    from vngeonet.errors import StreamError
+
+    errs = run(main())
+    assert len(errs) == 2 and isinstance(errs[0], NTRIPError) and isinstance(errs[1], StreamError)
