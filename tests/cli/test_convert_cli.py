@@ -65,3 +65,21 @@ def test_ubx_rawx_converts(tmp_path, capsys):
     assert main(["convert", str(src), "-o", str(tmp_path)]) == 0
     d = read_obs(next(tmp_path.glob("*_MO.rnx")))
     assert len(d.time_gps_s) == 1800 and np.all(np.diff(d.time_gps_s) > 0)
+
+
+def test_compressed_output_and_station_config(tmp_path, capsys):
+    from pathlib import Path
+
+    src = data_path("pygnssutils/tests/ntrip_encode_none.bin")
+    example = Path(__file__).resolve().parents[2] / "stations" / "EXAMPLE.toml.disabled"
+    cfg = tmp_path / "HNOI.toml"
+    cfg.write_text(example.read_text())
+    assert main(["convert", str(src), "-o", str(tmp_path / "o"), "--compress", "--config", str(cfg)]) == 0
+    obs = next((tmp_path / "o").glob("*_MO.crx.gz"))
+    assert obs.name.startswith("HNOI00VNM_S_2024231")
+    d = read_obs(obs)
+    assert d.header.marker_name == "HNOI" and d.header.receiver_type == "LEICA GR50"
+    assert len(d.time_gps_s) == 33
+    from vngeonet.rinex.nav import read_nav
+
+    assert len(read_nav([next((tmp_path / "o").glob("*_MN.rnx.gz"))]).ephemerides) == 34

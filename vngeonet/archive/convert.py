@@ -152,7 +152,8 @@ def _span_s(first: GPSTime, last: GPSTime) -> int:
 
 
 def convert(inputs, outdir, *, version: int = 3, interval_s: float | None = None, date=None,
-            station: str = "", config=None, country: str = "XXX", created_utc=None) -> ConvertResult:
+            station: str = "", config=None, country: str = "XXX", created_utc=None,
+            compress: bool = False) -> ConvertResult:
     """Convert recordings to a RINEX observation file and a mixed navigation file.
 
     Parameters
@@ -169,6 +170,8 @@ def convert(inputs, outdir, *, version: int = 3, interval_s: float | None = None
         ``YYYY-MM-DD`` of the data, when the stream carries no date (no 1013, 1042, 1045, 1046).
     station : str
         4-character marker name (default: the config's id, else the RTCM station id).
+    compress : bool
+        Write Hatanaka + gzip observations (``.crx.gz``) and gzip navigation (``.rnx.gz``).
 
     Returns
     -------
@@ -208,14 +211,16 @@ def convert(inputs, outdir, *, version: int = 3, interval_s: float | None = None
         for k in range(0, len(obs), _BATCH):  # vectorised formatting, bounded memory
             parts.append(format_epochs(obs[k:k + _BATCH], types, llis[k:k + _BATCH]))
         span = _span_s(res.first, res.last)
-        res.obs_path = outdir / long_name(name9, res.first, span, interval_s=hdr.interval_s or 1.0)
-        res.obs_path.write_text("".join(parts))
+        ext = "crx.gz" if compress else "rnx"
+        res.obs_path = outdir / long_name(name9, res.first, span, interval_s=hdr.interval_s or 1.0, ext=ext)
+        _write(res.obs_path, "".join(parts), compress, hatanaka=True)
         res.epochs_written = len(obs)
     eph = builder.ephemerides()
     if eph:
         t0 = res.first or min(e.toe for e in eph)
-        res.nav_path = outdir / long_name(name9, t0, _span_s(t0, res.last or t0), kind="MN")
-        res.nav_path.write_text(format_nav(eph, version, meta.leap_s, created_utc))
+        res.nav_path = outdir / long_name(name9, t0, _span_s(t0, res.last or t0), kind="MN",
+                                          ext="rnx.gz" if compress else "rnx")
+        _write(res.nav_path, format_nav(eph, version, meta.leap_s, created_utc), compress, hatanaka=False)
     if res.dropped_undated:
         res.warnings.append(f"{res.dropped_undated} observation messages had no date: the stream has no "
                             "1013/1042/1045/1046; give --date YYYY-MM-DD")
@@ -230,6 +235,13 @@ def _signal_keys(obs: list) -> set:
     sig = np.concatenate([o.sig for o in obs]).astype("<U2").view(np.uint32).reshape(-1, 2)
     code = (sat[:, 0].astype(np.int64) << 14) | (sig[:, 0].astype(np.int64) << 7) | sig[:, 1]
     return {(chr(c >> 14), chr((c >> 7) & 127) + chr(c & 127)) for c in np.unique(code).tolist()}
+
+
+def _write(path: Path, text: str, compress: bool, *, hatanaka: bool) -> None:
+    from vngeonet.archive.files import atomic_write, compress_rinex
+
+    data = text.encode("ascii")
+    atomic_write(path, compress_rinex(data, hatanaka=hatanaka) if compress else data)
 
 
 def _merge_and_sort(obs: list, merge) -> list:

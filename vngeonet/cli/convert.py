@@ -15,6 +15,7 @@ def register(subparsers) -> None:
                    help="date of the data when the stream carries none (no 1013/1042/1045/1046)")
     p.add_argument("--station", default="", metavar="ID", help="4-character marker name")
     p.add_argument("--config", default=None, metavar="STATION.toml", help="station file for the header")
+    p.add_argument("--compress", action="store_true", help="Hatanaka + gzip (.crx.gz) obs, gzip nav")
     p.set_defaults(func=_main)
 
 
@@ -27,7 +28,7 @@ def _main(args) -> int:
 
         config = load_station(args.config)
     res = convert(args.inputs, args.output, version=args.rinex, interval_s=args.interval, date=args.date,
-                  station=args.station, config=config)
+                  station=args.station, config=config, compress=args.compress)
     for w in res.warnings:
         print(f"warning: {w}", file=sys.stderr)
     span = f"{res.first.isoformat()} .. {res.last.isoformat()}" if res.first else "no epochs"
