@@ -1,6 +1,12 @@
 """Password hashing, verification cache and per-IP login back-off."""
 
-from vngeonet.caster.auth import LoginLimiter, VerifyCache, check_secret, hash_password, verify_password
+from vngeonet.caster.auth import (
+    LoginLimiter,
+    VerifyCache,
+    check_secret,
+    hash_password,
+    verify_password,
+)
 
 
 def test_hash_is_salted_and_verifies():

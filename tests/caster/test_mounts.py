@@ -1,11 +1,11 @@
 """Per-client bounded queues (drop oldest whole frames, then disconnect) and mountpoint statistics."""
 
+from tests.caster.helpers import real_frames
+from tests.conftest import data_path
 from vngeonet.caster.config import MountConfig
 from vngeonet.caster.mounts import ClientQueue, Mount, message_system
 from vngeonet.caster.request import ChunkedDecoder
 from vngeonet.rtcm.framer import RTCMFramer
-from tests.conftest import data_path
-from tests.caster.helpers import real_frames
 
 
 class FakeTransport:
@@ -50,12 +50,10 @@ def test_slow_client_drops_oldest_whole_frames_then_is_disconnected():
     frames = _frames()
     t = FakeTransport(capacity=0)
     q = ClientQueue(t, chunked=False, max_bytes=4000, write_mark=1000)
-    sent = 0
     for f in frames:
         if q.closed:
             break
         q.offer(f.raw, b"", 1)
-        sent += 1
         assert q.pending_bytes <= 4000 + max(len(x.raw) for x in frames)
     assert q.dropped_frames > 0 and q.closed and t.aborted and q.close_reason.startswith("slow client")
     # what did reach the wire is whole frames, in order

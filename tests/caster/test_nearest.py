@@ -1,7 +1,7 @@
 """GGA parsing, nearest-station choice with hysteresis, position hooks."""
 
-from vngeonet.caster.nearest import GGAReader, PositionHooks, choose_station, distance_m, parse_gga
 from tests.caster.helpers import gga
+from vngeonet.caster.nearest import GGAReader, PositionHooks, choose_station, distance_m, parse_gga
 
 
 def test_parse_generated_gga():

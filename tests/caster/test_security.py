@@ -6,11 +6,22 @@ import socket
 
 import pytest
 
-from tests.conftest import data_path
 from tests.caster.helpers import (
-    PASSWORDS, SOURCE_PW, T, basic, make_config, open_rover, open_source, read_head, read_stream,
-    real_frames, run, running_caster, wait_for,
+    PASSWORDS,
+    SOURCE_PW,
+    T,
+    basic,
+    make_config,
+    open_rover,
+    open_source,
+    read_head,
+    read_stream,
+    real_frames,
+    run,
+    running_caster,
+    wait_for,
 )
+from tests.conftest import data_path
 
 NONE_BIN = "pygnssutils/tests/ntrip_encode_none.bin"
 
@@ -35,20 +46,20 @@ async def _raw(port: int, data: bytes) -> bytes:
 def test_wrong_passwords_and_no_access():
     async def main():
         async with running_caster() as c:
-            sr, sw, _ = await open_source(c.port, "TEST", SOURCE_PW, version=1)
+            _sr, sw, _ = await open_source(c.port, "TEST", SOURCE_PW, version=1)
             for version in (1, 2):
                 for user, pw, status in (("alice", "wrong", b"401"), ("nobody", "x", b"401"),
                                          (None, None, b"401"), ("bob", PASSWORDS["bob"], b"403"),
                                          ("old", PASSWORDS["old"], b"403")):
-                    r, w, head = await open_rover(c.port, "TEST", user, pw, version=version)
+                    _r, w, head = await open_rover(c.port, "TEST", user, pw, version=version)
                     assert head.split(b" ")[1] == status, (version, user, head)
                     if status == b"401":
                         assert b'WWW-Authenticate: Basic realm="/TEST"' in head
                     assert head.startswith(b"HTTP/1.1 " if version == 2 else b"HTTP/1.0 ")
                     w.close()
             # per-user connection limit (solo: 1)
-            r1, w1, h1 = await open_rover(c.port, "TEST", "solo", PASSWORDS["solo"], version=2)
-            r2, w2, h2 = await open_rover(c.port, "TEST", "solo", PASSWORDS["solo"], version=2)
+            _r1, _w1, h1 = await open_rover(c.port, "TEST", "solo", PASSWORDS["solo"], version=2)
+            _r2, _w2, h2 = await open_rover(c.port, "TEST", "solo", PASSWORDS["solo"], version=2)
             assert h1.startswith(b"HTTP/1.1 200") and h2.startswith(b"HTTP/1.1 403")
             # sources: wrong password, wrong mount, mount already taken
             assert await _raw(c.port, b"SOURCE bad /TEST\r\n\r\n") == b"ERROR - Bad Password\r\n"
@@ -126,7 +137,7 @@ def test_10000_failed_logins_from_one_address():
 
     async def main():
         async with running_caster(make_config(max_failures=10, lockout_s=60.0, max_connections_per_ip=workers + 8)) as c:
-            sr, sw, _ = await open_source(c.port, "TEST", SOURCE_PW, version=1)
+            _sr, sw, _ = await open_source(c.port, "TEST", SOURCE_PW, version=1)
             req = (b"GET /TEST HTTP/1.1\r\nNtrip-Version: Ntrip/2.0\r\n" + basic("alice", "guess").encode() + b"\r\n")
             codes: dict = {}
 
@@ -145,7 +156,7 @@ def test_10000_failed_logins_from_one_address():
             assert codes.get(b"401", 0) <= 10 + workers and codes[b"429"] >= n - 10 - workers
             assert c.limiter.snapshot()["locked_ips"] == 1
             # even the right password is refused from that address while it is locked out
-            r, w, head = await open_rover(c.port, "TEST", "alice", PASSWORDS["alice"], version=2)
+            _r, w, head = await open_rover(c.port, "TEST", "alice", PASSWORDS["alice"], version=2)
             assert head.startswith(b"HTTP/1.1 429 ") and b"Retry-After: " in head
             w.close()
             await _still_serving(c.port)  # the service stays up
@@ -161,8 +172,8 @@ def test_source_killed_mid_frame():
 
     async def main():
         async with running_caster() as c:
-            sr, sw, _ = await open_source(c.port, "TEST", SOURCE_PW, version=1)
-            r, w, _ = await open_rover(c.port, "TEST", "alice", PASSWORDS["alice"], version=1)
+            _sr, sw, _ = await open_source(c.port, "TEST", SOURCE_PW, version=1)
+            r, _w, _ = await open_rover(c.port, "TEST", "alice", PASSWORDS["alice"], version=1)
             sw.write(whole + half)
             await sw.drain()
             await wait_for(lambda: c.mounts["TEST"].frames == 30)
@@ -171,9 +182,9 @@ def test_source_killed_mid_frame():
             assert got == whole
             await wait_for(lambda: not c.mounts["TEST"].live)
             # the mountpoint can be taken again and starts clean
-            sr2, sw2, head = await open_source(c.port, "TEST", SOURCE_PW, version=1)
+            _sr2, sw2, head = await open_source(c.port, "TEST", SOURCE_PW, version=1)
             assert head == b"ICY 200 OK\r\n"
-            r2, w2, _ = await open_rover(c.port, "TEST", "alice", PASSWORDS["alice"], version=1)
+            r2, _w2, _ = await open_rover(c.port, "TEST", "alice", PASSWORDS["alice"], version=1)
             rest = b"".join(f.raw for f in frames[30:60])
             sw2.write(rest)
             await sw2.drain()
@@ -190,7 +201,7 @@ def test_slow_client_memory_is_bounded_and_fast_client_unaffected():
 
     async def main():
         async with running_caster(make_config(client_queue_bytes=qmax, write_buffer_bytes=mark)) as c:
-            sr, sw, _ = await open_source(c.port, "TEST", SOURCE_PW, version=1)
+            _sr, sw, _ = await open_source(c.port, "TEST", SOURCE_PW, version=1)
             sock = socket.socket()
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             sock.setblocking(False)
@@ -199,7 +210,7 @@ def test_slow_client_memory_is_bounded_and_fast_client_unaffected():
             slow_w.write(b"GET /TEST HTTP/1.0\r\n" + basic("alice", PASSWORDS["alice"]).encode() + b"\r\n")
             await read_head(slow_r)
             slow_r._transport.pause_reading()  # never read again
-            fast_r, fast_w, _ = await open_rover(c.port, "TEST", "alice", PASSWORDS["alice"], version=2)
+            fast_r, _fast_w, _ = await open_rover(c.port, "TEST", "alice", PASSWORDS["alice"], version=2)
             fast = asyncio.create_task(read_stream(fast_r, len(data), chunked=True, timeout=30))
             biggest = 0
             for i in range(0, len(data), 4096):

@@ -15,12 +15,25 @@ import subprocess
 
 import pytest
 
-from vngeonet.rtcm.framer import RTCMFramer
-from tests.conftest import data_path
 from tests.caster.helpers import (
-    PASSWORDS, SOURCE_PW, T, basic, gga, make_config, make_store, open_rover, open_source, read_head,
-    read_stream, real_frames, run, running_caster, wait_for,
+    PASSWORDS,
+    SOURCE_PW,
+    T,
+    basic,
+    gga,
+    make_config,
+    make_store,
+    open_rover,
+    open_source,
+    read_head,
+    read_stream,
+    real_frames,
+    run,
+    running_caster,
+    wait_for,
 )
+from tests.conftest import data_path
+from vngeonet.rtcm.framer import RTCMFramer
 
 NONE_BIN = "pygnssutils/tests/ntrip_encode_none.bin"
 MIXED_LOG = "pygnssutils/tests/pygpsdata-rtcm3.log"
@@ -39,10 +52,10 @@ def test_source_v1_to_raw_rovers_v1_and_v2():
 
     async def main():
         async with running_caster() as c:
-            sr, sw, head = await open_source(c.port, "TEST", SOURCE_PW, version=1)
+            _sr, sw, head = await open_source(c.port, "TEST", SOURCE_PW, version=1)
             assert head == b"ICY 200 OK\r\n"
-            r1, w1, h1 = await open_rover(c.port, "TEST", "alice", PASSWORDS["alice"], version=1)
-            r2, w2, h2 = await open_rover(c.port, "TEST", "alice", PASSWORDS["alice"], version=2)
+            r1, _w1, h1 = await open_rover(c.port, "TEST", "alice", PASSWORDS["alice"], version=1)
+            r2, _w2, h2 = await open_rover(c.port, "TEST", "alice", PASSWORDS["alice"], version=2)
             assert h1 == b"ICY 200 OK\r\n\r\n"
             assert h2.startswith(b"HTTP/1.1 200 OK\r\n") and b"Ntrip-Version: Ntrip/2.0\r\n" in h2
             assert b"Transfer-Encoding: chunked\r\n" in h2 and b"Content-Type: gnss/data\r\n" in h2
@@ -68,9 +81,9 @@ def test_post_v2_mixed_stream_relays_only_whole_rtcm_frames(chunked):
 
     async def main():
         async with running_caster() as c:
-            sr, sw, head = await open_source(c.port, "TEST", SOURCE_PW, version=2, chunked=chunked)
+            _sr, sw, head = await open_source(c.port, "TEST", SOURCE_PW, version=2, chunked=chunked)
             assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"Ntrip-Version: Ntrip/2.0" in head
-            r, w, _ = await open_rover(c.port, "TEST", "alice", PASSWORDS["alice"], version=2)
+            r, _w, _ = await open_rover(c.port, "TEST", "alice", PASSWORDS["alice"], version=2)
             await _push(sw, data, step=1400, chunked=chunked)
             got = await read_stream(r, len(expected), chunked=True)
             assert got == expected
@@ -96,7 +109,7 @@ def test_curl_rover(version):
 
     async def main():
         async with running_caster() as c:
-            sr, sw, _ = await open_source(c.port, "TEST", SOURCE_PW, version=1)
+            _sr, sw, _ = await open_source(c.port, "TEST", SOURCE_PW, version=1)
             url = f"http://127.0.0.1:{c.port}/TEST"
             extra = ["-H", "Ntrip-Version: Ntrip/2.0"] if version == 2 else ["--http0.9", "-0"]
             proc = await _curl(["-u", f"alice:{PASSWORDS['alice']}", *extra, url])
@@ -118,7 +131,7 @@ def test_curl_rover(version):
 def test_curl_wrong_password_gets_401():
     async def main():
         async with running_caster() as c:
-            sr, sw, _ = await open_source(c.port, "TEST", SOURCE_PW, version=1)
+            _sr, sw, _ = await open_source(c.port, "TEST", SOURCE_PW, version=1)
             proc = await _curl(["-o", "/dev/null", "-w", "%{http_code}", "-u", "alice:nope",
                                 "-H", "Ntrip-Version: Ntrip/2.0", f"http://127.0.0.1:{c.port}/TEST"])
             out, _ = await asyncio.wait_for(proc.communicate(), T)
@@ -135,7 +148,7 @@ def test_pygnssutils_client():
 
     async def main():
         async with running_caster() as c:
-            sr, sw, _ = await open_source(c.port, "TEST", SOURCE_PW, version=2, chunked=False)
+            _sr, sw, _ = await open_source(c.port, "TEST", SOURCE_PW, version=2, chunked=False)
             out = queue.Queue()
             client = pygnssutils.GNSSNTRIPClient()
             await asyncio.to_thread(
@@ -208,7 +221,7 @@ def test_sourcetable_v1_v2_and_down_mount():
             assert head.startswith(b"SOURCETABLE 200 OK\r\n")
             body = await asyncio.wait_for(r.read(), T)
             assert b"STR;TEST" not in body and body.endswith(b"ENDSOURCETABLE\r\n")
-            sr, sw, _ = await open_source(c.port, "TEST", SOURCE_PW, version=1)
+            _sr, sw, _ = await open_source(c.port, "TEST", SOURCE_PW, version=1)
             await _push(sw, b"".join(f.raw for f in frames[:70]))
             await wait_for(lambda: c.mounts["TEST"].frames == 70)
             r, w, head = await open_rover(c.port, "", version=2)
@@ -219,7 +232,7 @@ def test_sourcetable_v1_v2_and_down_mount():
             # unknown / down mountpoint: v1 gets the sourcetable, v2 a 404
             r, w, head = await open_rover(c.port, "NORTH", "alice", PASSWORDS["alice"], version=1)
             assert head.startswith(b"SOURCETABLE 200 OK")
-            r, w, head = await open_rover(c.port, "NOPE", "alice", PASSWORDS["alice"], version=2)
+            r, _w, head = await open_rover(c.port, "NOPE", "alice", PASSWORDS["alice"], version=2)
             assert head.startswith(b"HTTP/1.1 404 ")
             sw.close()
 
@@ -233,7 +246,7 @@ def test_open_mount_needs_no_login_and_session_log():
     async def main():
         store = make_store()
         async with running_caster(store=store) as c:
-            sr, sw, _ = await open_source(c.port, "OPEN", "open-src", version=1)
+            _sr, sw, _ = await open_source(c.port, "OPEN", "open-src", version=1)
             r, w, head = await open_rover(c.port, "OPEN", version=1)
             assert head == b"ICY 200 OK\r\n\r\n"
             w.write(gga(21.0, 105.8) + gga(21.0, 105.9))
@@ -266,7 +279,7 @@ def test_nearest_switches_station_and_hooks_get_positions():
             # so strip 1005/1006 to keep the configured positions
             n_frames = [f for f in north if f.msg_type not in (1005, 1006)]
             s_frames = [f for f in south if f.msg_type not in (1005, 1006)]
-            nr, nw, _ = await open_source(c.port, "NORTH", "north-src", version=1)
+            _nr, nw, _ = await open_source(c.port, "NORTH", "north-src", version=1)
             sr_, sw_, _ = await open_source(c.port, "SOUTH", "south-src", version=2, chunked=False)
             await wait_for(lambda: c.mounts["NORTH"].live and c.mounts["SOUTH"].live)
             r, w, head = await open_rover(c.port, "NEAREST", "alice", PASSWORDS["alice"], version=2,
@@ -296,8 +309,8 @@ def test_nearest_switches_station_and_hooks_get_positions():
 def test_nearest_without_gga_times_out():
     async def main():
         async with running_caster(make_config(gga_timeout_s=0.3)) as c:
-            nr, nw, _ = await open_source(c.port, "NORTH", "north-src", version=1)
-            r, w, head = await open_rover(c.port, "NEAREST", "alice", PASSWORDS["alice"], version=1)
+            _nr, nw, _ = await open_source(c.port, "NORTH", "north-src", version=1)
+            r, _w, head = await open_rover(c.port, "NEAREST", "alice", PASSWORDS["alice"], version=1)
             assert head == b"ICY 200 OK\r\n\r\n"
             assert await asyncio.wait_for(r.read(), T) == b""
             nw.close()
@@ -308,7 +321,7 @@ def test_nearest_without_gga_times_out():
 def test_admin_status():
     async def main():
         async with running_caster() as c:
-            sr, sw, _ = await open_source(c.port, "TEST", SOURCE_PW, version=1)
+            _sr, sw, _ = await open_source(c.port, "TEST", SOURCE_PW, version=1)
             for user, code in (("alice", b"403"), ("root", b"200")):
                 r, w = await asyncio.open_connection("127.0.0.1", c.port)
                 w.write(f"GET /admin/status HTTP/1.1\r\nNtrip-Version: Ntrip/2.0\r\n{basic(user, PASSWORDS[user])}\r\n"
@@ -335,7 +348,7 @@ def test_tls_port(tmp_path):
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(1).not_valid_before(now - dt.timedelta(days=1))
             .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
@@ -369,7 +382,7 @@ def test_graceful_shutdown_order():
         c_cm = running_caster()
         c = await c_cm.__aenter__()
         sr, sw, _ = await open_source(c.port, "TEST", SOURCE_PW, version=1)
-        r, w, _ = await open_rover(c.port, "TEST", "alice", PASSWORDS["alice"], version=2)
+        r, _w, _ = await open_rover(c.port, "TEST", "alice", PASSWORDS["alice"], version=2)
         await _push(sw, data)
         await wait_for(lambda: c.mounts["TEST"].frames == 50)
         await c_cm.__aexit__(None, None, None)
@@ -403,7 +416,7 @@ def test_pulled_source_from_an_upstream_caster():
 
     async def main():
         async with running_caster() as upstream:
-            sr, sw, _ = await open_source(upstream.port, "TEST", SOURCE_PW, version=1)
+            _sr, sw, _ = await open_source(upstream.port, "TEST", SOURCE_PW, version=1)
             uri = f"ntrip://alice:{PASSWORDS['alice']}@127.0.0.1:{upstream.port}/TEST?v=2"
             base = make_config(source_idle_s=2.0)
             cfg = dataclasses.replace(base, mounts=base.mounts + (MountConfig("PULLED", None, auth="N", pull=uri),))
@@ -411,7 +424,7 @@ def test_pulled_source_from_an_upstream_caster():
                 await wait_for(lambda: len(upstream.mounts["TEST"].clients) == 1)
                 await _push(sw, frames[0].raw)  # the pulled mount goes live with its first whole frame
                 await wait_for(lambda: c.mounts["PULLED"].live)
-                r, w, head = await open_rover(c.port, "PULLED", version=2)
+                r, _w, head = await open_rover(c.port, "PULLED", version=2)
                 assert head.startswith(b"HTTP/1.1 200")
                 skip = c.mounts["PULLED"].bytes_in
                 await _push(sw, first[len(frames[0].raw):])

@@ -1,9 +1,9 @@
 """Sourcetable records (NTRIP 2.0 Annex: STR 19 fields, CAS 12, NET 9)."""
 
+from tests.caster.helpers import make_config, real_frames
+from tests.conftest import data_path
 from vngeonet.caster.mounts import Mount
 from vngeonet.caster.sourcetable import build_sourcetable, cas_record, net_record
-from tests.conftest import data_path
-from tests.caster.helpers import make_config, real_frames
 
 
 def _mounts(config):

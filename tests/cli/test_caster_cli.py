@@ -11,10 +11,10 @@ import time
 
 import pytest
 
+from tests.conftest import REPO, data_path
 from vngeonet.caster.auth import verify_password
 from vngeonet.cli.main import main
 from vngeonet.store import open_store
-from tests.conftest import REPO, data_path
 
 
 def _cli(monkeypatch, capsys, argv, stdin=""):
@@ -36,7 +36,8 @@ def test_users_add_list_passwd_del(tmp_path, monkeypatch, capsys):
                    "expires": "2030-12-31", "admin": False}
     store = open_store(db)
     assert verify_password("pw one", store.get_user("ann").pw_hash)
-    assert "pw one" not in open(db, "rb").read().decode("latin-1")
+    with open(db, "rb") as fh:
+        assert b"pw one" not in fh.read()
     rc, _ = _cli(monkeypatch, capsys, ["users", "passwd", "ann", "--db", db], "pw two\n")
     assert rc == 0 and verify_password("pw two", store.get_user("ann").pw_hash)
     rc, out = _cli(monkeypatch, capsys, ["users", "list", "--db", db])
@@ -108,7 +109,7 @@ def test_caster_command_end_to_end(tmp_path):
         line = caster.stderr.readline().decode()
         port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", line).group(1))
         push = subprocess.Popen(vng + ["ntrip", "push", str(path), f"ntrip://:src-pw@127.0.0.1:{port}/TEST?v=2",
-                                       "--speed", "0", "--loop", "--duration", "20"], env=env,
+                                       "--speed", "10", "--loop", "--duration", "40"], env=env,
                                 stderr=subprocess.PIPE)
         try:
             _wait_listed(port, "TEST")
@@ -118,7 +119,7 @@ def test_caster_command_end_to_end(tmp_path):
             assert get.returncode == 0, get.stderr
         finally:
             push.send_signal(signal.SIGINT)
-            push.wait(20)
+            push.wait(30)
         from vngeonet.rtcm.framer import RTCMFramer
 
         framer = RTCMFramer()
@@ -127,7 +128,7 @@ def test_caster_command_end_to_end(tmp_path):
         assert len(got) > 10 and all(f.raw in ours for f in got) and framer.stats.skipped_bytes == 0
     finally:
         caster.send_signal(signal.SIGTERM)
-        assert caster.wait(20) == 0
+        assert caster.wait(30) == 0
     time.sleep(0.1)
     kinds = {s.kind for s in open_store(tmp_path / "var/caster.db").sessions()}
     assert kinds == {"rover", "source"}

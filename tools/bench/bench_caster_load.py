@@ -68,7 +68,7 @@ def _pin(role: str) -> None:
 
 
 def raise_nofile() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return hard
 
@@ -91,8 +91,20 @@ def load_epochs(path: Path) -> list[bytes]:
 
 # ---------------------------------------------------------------- rover worker process
 class _Rover(asyncio.Protocol):
-    __slots__ = ("expected", "ends", "pos", "k", "times", "ok", "head", "hbuf", "ready", "transport", "done",
-                 "pre")
+    __slots__ = (
+        "done",
+        "ends",
+        "expected",
+        "hbuf",
+        "head",
+        "k",
+        "ok",
+        "pos",
+        "pre",
+        "ready",
+        "times",
+        "transport",
+    )
     HEAD_END = b"\r\n\r\n"  # RTKLIB's caster sends only "ICY 200 OK\r\n": b"\r\n" there
     SKIP_FILLER = False  # RTKLIB only serves rovers while data flows: skip the keep-alive filler frames
 
@@ -175,7 +187,7 @@ async def _rover_main(wid, port, n, epochs, rate_per_s, out_q, go_evt, deadline_
     async def connect(r):
         try:
             await asyncio.wait_for(loop.create_connection(lambda: r, "127.0.0.1", port), 10)
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             if not r.ready.done():
                 r.ready.set_result(False)
             if not r.done.done():
@@ -321,7 +333,7 @@ def run_one(n: int, epochs: list, workers: int, rate_per_s: float, rtklib: str |
             p.start()
         connected = 0
         for _ in procs:
-            kind, wid, c, k = out_q.get(timeout=120 + n / 50)
+            kind, wid, c, _k = out_q.get(timeout=120 + n / 50)
             connected += c
         t_connect = time.monotonic() - t_connect
         if stop_filler is not None:
@@ -343,7 +355,7 @@ def run_one(n: int, epochs: list, workers: int, rate_per_s: float, rtklib: str |
         rss_mb, hwm_mb = _proc_mem_mb(caster.pid)
         results = []
         for _ in procs:
-            kind, wid, ok, times = out_q.get(timeout=deadline_s + 60)
+            _kind, _wid, ok, times = out_q.get(timeout=deadline_s + 60)
             results.append((ok, times))
         status = admin_status(port) if not rtklib else None
         src.close()

@@ -8,4 +8,4 @@
 from vngeonet.caster.config import CasterConfig, MountConfig, load_config
 from vngeonet.caster.server import NTRIPCaster
 
-__all__ = ["NTRIPCaster", "CasterConfig", "MountConfig", "load_config"]
+__all__ = ["CasterConfig", "MountConfig", "NTRIPCaster", "load_config"]

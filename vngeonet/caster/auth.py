@@ -33,7 +33,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-__all__ = ["hash_password", "verify_password", "VerifyCache", "LoginLimiter", "check_secret"]
+__all__ = ["LoginLimiter", "VerifyCache", "check_secret", "hash_password", "verify_password"]
 
 DEFAULT_LOG2_N = 14
 DEFAULT_R = 8

@@ -49,7 +49,7 @@ from pathlib import Path
 
 from vngeonet.errors import ConfigError
 
-__all__ = ["CasterConfig", "MountConfig", "Limits", "load_config", "parse_config", "parse_hostport"]
+__all__ = ["CasterConfig", "Limits", "MountConfig", "load_config", "parse_config", "parse_hostport"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +166,8 @@ def parse_config(data: dict, *, path: str = "<config>", base: Path | None = None
     base = base or Path(".")
     unknown = set(data) - {"caster", "mount", "network"}
     if unknown:
-        raise ConfigError(f"unknown table {sorted(unknown)[0]!r}", path=path, key=sorted(unknown)[0])
+        first = min(unknown)
+        raise ConfigError(f"unknown table {first!r}", path=path, key=first)
     cas = data.get("caster", {})
     _expect(cas, dict, path, "caster")
     for k in cas:

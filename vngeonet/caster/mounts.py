@@ -60,9 +60,21 @@ class ClientQueue:
     """
 
     __slots__ = (
-        "transport", "chunked", "max_bytes", "write_mark", "on_pending", "pending", "pending_bytes",
-        "bytes_sent", "frames_sent", "dropped_frames", "dropped_bytes", "_dropped_since_progress",
-        "closed", "close_reason", "owner",
+        "_dropped_since_progress",
+        "bytes_sent",
+        "chunked",
+        "close_reason",
+        "closed",
+        "dropped_bytes",
+        "dropped_frames",
+        "frames_sent",
+        "max_bytes",
+        "on_pending",
+        "owner",
+        "pending",
+        "pending_bytes",
+        "transport",
+        "write_mark",
     )
 
     def __init__(self, transport, *, chunked: bool, max_bytes: int = 65536, write_mark: int = 16384,

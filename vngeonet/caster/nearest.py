@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
-__all__ = ["GGAPosition", "RoverPosition", "GGAReader", "parse_gga", "distance_m", "choose_station", "PositionHooks"]
+__all__ = ["GGAPosition", "GGAReader", "PositionHooks", "RoverPosition", "choose_station", "distance_m", "parse_gga"]
 
 EARTH_RADIUS_M = 6371008.8  # IUGG mean radius; station choice needs no ellipsoid
 

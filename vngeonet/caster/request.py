@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 __all__ = [
+    "ChunkedDecoder",
     "Request",
     "RequestError",
     "RequestParser",
-    "ChunkedDecoder",
     "chunk",
 ]
 
@@ -214,7 +214,7 @@ def _source_request(parts: list[str], headers: dict, body: bytes) -> Request:
     # NTRIP 1.0: "SOURCE <password> /<mountpoint>"; some servers omit the slash.
     if len(parts) != 3 or not parts[2]:
         raise RequestError(400, "Bad Request")
-    mount = parts[2][1:] if parts[2].startswith("/") else parts[2]
+    mount = parts[2].removeprefix("/")
     if not mount or "/" in mount:
         raise RequestError(400, "Bad Request")
     return Request("SOURCE", mount, "", "", 1, headers, None, None, parts[1], body)

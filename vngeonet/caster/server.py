@@ -60,7 +60,13 @@ import time
 from dataclasses import dataclass, field
 
 import vngeonet
-from vngeonet.caster.auth import LoginLimiter, VerifyCache, check_secret, hash_password, verify_password
+from vngeonet.caster.auth import (
+    LoginLimiter,
+    VerifyCache,
+    check_secret,
+    hash_password,
+    verify_password,
+)
 from vngeonet.caster.config import CasterConfig
 from vngeonet.caster.mounts import ClientQueue, Mount
 from vngeonet.caster.nearest import GGAReader, PositionHooks, RoverPosition, choose_station
@@ -92,7 +98,7 @@ def install_uvloop() -> str:
 
 
 def _utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass(eq=False)
@@ -474,7 +480,6 @@ class NTRIPCaster:
 
     # ------------------------------------------------------------------ sources
     async def _serve_source(self, req: Request, reader, writer, ip: str) -> None:
-        v = req.ntrip_version if req.method == "POST" else 1
         mount = self.mounts.get(req.mount)
         password = req.source_password if req.method == "SOURCE" else req.password
         if self.limiter.locked(ip):

@@ -15,7 +15,7 @@ STR 19 fields, CAS 12 fields, NET 9 fields).
 
 from __future__ import annotations
 
-__all__ = ["str_record", "cas_record", "net_record", "build_sourcetable", "format_details"]
+__all__ = ["build_sourcetable", "cas_record", "format_details", "net_record", "str_record"]
 
 
 def _clean(value) -> str:

@@ -13,4 +13,4 @@ def open_store(path) -> UserStore:
     return SQLiteStore(path)
 
 
-__all__ = ["SessionRecord", "User", "UserStore", "SQLiteStore", "open_store"]
+__all__ = ["SQLiteStore", "SessionRecord", "User", "UserStore", "open_store"]

@@ -10,7 +10,7 @@ import abc
 import datetime as dt
 from dataclasses import dataclass
 
-__all__ = ["User", "SessionRecord", "UserStore"]
+__all__ = ["SessionRecord", "User", "UserStore"]
 
 
 @dataclass(frozen=True, slots=True)

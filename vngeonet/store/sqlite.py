@@ -24,7 +24,7 @@ from pathlib import Path
 
 from vngeonet.store.base import SessionRecord, User, UserStore
 
-__all__ = ["SQLiteStore", "MIGRATIONS"]
+__all__ = ["MIGRATIONS", "SQLiteStore"]
 
 MIGRATIONS: list[str] = [
     # 1: accounts, groups, access lists, session log
@@ -120,7 +120,7 @@ class SQLiteStore(UserStore):
     def add_user(self, name, pw_hash, *, mounts=(), groups=(), max_connections=None, expires=None, is_admin=False):
         if not name or ":" in name:
             raise ValueError(f"invalid user name {name!r}")
-        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         with self._lock:
             try:
                 self._db.execute("BEGIN")
