@@ -191,3 +191,27 @@ def test_no_base_epochs_gives_single(pair):
     empty = dataclasses.replace(bas, time_gps_s=bas.time_gps_s + 7.0)  # no common epoch
     res = solve_baseline(rov, empty, store, BASE_MAKEFILE, RTKOptions(), spp_pos=spp)
     assert np.all(res.status == FixQuality.SPP)
+
+
+def test_glonass_float_zero_baseline():
+    """GLONASS enters as float (own wavelengths from the channels); zero baseline ESBC-ESBC, 40 epochs."""
+    from vngeonet.positioning.spp import open_orbits
+    from vngeonet.rinex.obs import read_obs
+
+    full = read_obs(data_path("nav-solutions-data/CRNX/V3/ESBC00DNK_R_20201770000_01D_30S_MO.crx.gz"))
+    rows = full.epoch_idx < 40
+    obs = dataclasses.replace(
+        full, time_gps_s=full.time_gps_s[:40], epoch_flag=full.epoch_flag[:40],
+        clock_offset_s=full.clock_offset_s[:40],
+        **{k: getattr(full, k)[rows] for k in ("epoch_idx", "sat", "sig", "pr_m", "cp_cyc", "dop_hz",
+                                               "cn0_dbhz", "lli", "ssi")})
+    store, _iono, glo = open_orbits([data_path("nav-solutions-data/NAV/V3/ESBC00DNK_R_20201770000_01D_MN.rnx.gz")])
+    assert glo
+    pos = np.asarray(obs.header.approx_pos_ecef_m)
+    with_r = solve_baseline(obs, obs, store, pos, RTKOptions(systems="GRE"), glo_channels=glo)
+    without = solve_baseline(obs, obs, store, pos, RTKOptions(systems="GE"), glo_channels=glo)
+    assert with_r.nsat.mean() > without.nsat.mean() + 3
+    assert with_r.fix_rate() == 1.0
+    assert np.abs(with_r.baseline_m).max() < 1e-3
+    # only GPS and Galileo ambiguities are fixed
+    assert (with_r.n_fixed == without.n_fixed).all()

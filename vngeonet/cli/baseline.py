@@ -21,7 +21,7 @@ def register(subparsers) -> None:
     p.add_argument("--base-pos", required=True, metavar="X,Y,Z",
                    help="base marker ECEF metres (write --base-pos=X,Y,Z when X is negative)")
     p.add_argument("--mode", default="kinematic", choices=("static", "kinematic"))
-    p.add_argument("--sys", default="GECJ", help="systems (default GECJ)")
+    p.add_argument("--sys", default="GECJ", help="systems (default GECJ; add R for GLONASS, float only)")
     p.add_argument("--elev-mask", type=float, default=15.0, metavar="DEG", help="elevation mask (default 15)")
     p.add_argument("--iono", default="auto", choices=("auto", "off", "est"),
                    help="ionosphere: auto (ignored below 5 km, estimated above), off, est")
@@ -75,15 +75,15 @@ def main(args) -> int:
     base_pos = _base_pos(args.base_pos)
     rover, base = read_obs(args.rover), read_obs(args.base)
     try:
-        store, _iono, _glo = open_orbits(args.nav)
+        store, _iono, glo = open_orbits(args.nav)
     except ValueError as err:
         raise ConfigError(str(err), key="nav") from err
-    opt = rtk.RTKOptions(mode=args.mode, systems=args.sys.upper().replace("R", ""),
+    opt = rtk.RTKOptions(mode=args.mode, systems=args.sys.upper(),
                          elev_mask_deg=args.elev_mask, ar_elev_mask_deg=args.elev_mask,
                          iono=args.iono, tropo=args.tropo, ar=not args.no_ar, hold=not args.no_hold,
                          backward=args.backward)
     n = len(rover.time_gps_s)
-    res = rtk.solve_baseline(rover, base, store, base_pos, opt,
+    res = rtk.solve_baseline(rover, base, store, base_pos, opt, glo_channels=glo,
                              progress=_progress_bar() if n > 2000 else None)
     if args.out:
         with open(args.out, "w", encoding="ascii", newline="\n") as fh:

@@ -43,8 +43,13 @@ integers are fed back as tight pseudo-observations.  Optional backward pass
 and combination (covariance-weighted mean of the forward and backward
 solutions; a fixed one wins over a float one).
 
-Single-frequency and GLONASS: GLONASS is excluded here (FDMA ambiguities
-need inter-frequency bias handling this module does not model).
+GLONASS (system ``R`` in ``systems``) is used as float only: every satellite
+has its own wavelength, so its SD ambiguity state (cycles of that wavelength)
+also absorbs the receiver pair's inter-frequency phase bias, which is
+satellite-dependent; no GLONASS ambiguity is ever fixed, so that bias does
+no harm.  GLONASS code differences carry the receivers' inter-frequency code
+biases (up to metres between makes): their variance is multiplied by
+``GLO_CODE_VAR_FACTOR``.  Only the first ``nfreq`` bands are used.
 
 References
 ----------
@@ -79,7 +84,9 @@ BANDS = {
     "J": (("1", "CXSL"), ("2", "XLS"), ("5", "QXI")),
     "E": (("1", "CXB"), ("5", "QXI"), ("7", "QXI")),
     "C": (("2", "IXQ"), ("7", "IXQ"), ("6", "IXQ")),
+    "R": (("1", "CP"), ("2", "CP")),
 }
+GLO_CODE_VAR_FACTOR = 10.0  # GLONASS code variance factor: receiver inter-frequency code biases
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,8 +251,16 @@ def _wide(obs, rows_ep, sat_index, lut, n_ep, ns, nf):
     return out
 
 
-def prepare(rover, base, base_pos, opt: RTKOptions, spp_pos=None) -> _Pair:
-    """Align rover and base observations (``ObsData``) on the rover epochs."""
+def prepare(rover, base, base_pos, opt: RTKOptions, spp_pos=None, glo_channels=None) -> _Pair:
+    """Align rover and base observations (``ObsData``) on the rover epochs.
+
+    GLONASS satellites need their frequency channel (``glo_channels`` merged
+    over the RINEX headers' GLONASS SLOT records); those without are dropped.
+    """
+    glo = {}
+    for obs in (base, rover):
+        glo.update(getattr(getattr(obs, "header", None), "glonass_slots", None) or {})
+    glo.update(glo_channels or {})
     lut = _band_lut(opt.systems, opt.nfreq)
     t = np.asarray(rover.time_gps_s, np.float64)
     tb = np.asarray(base.time_gps_s, np.float64)
@@ -256,7 +271,7 @@ def prepare(rover, base, base_pos, opt: RTKOptions, spp_pos=None) -> _Pair:
     base_map[j[has_base]] = np.flatnonzero(has_base)
     sigs = np.unique(rover.sig)
     sats = np.array(sorted({s for s in np.unique(rover.sat) if s[0] in opt.systems and
-                            any((s[0], g) in lut for g in sigs)}), dtype="<U3")
+                            (s[0] != "R" or s in glo) and any((s[0], g) in lut for g in sigs)}), dtype="<U3")
     ns, nf, n_ep = len(sats), opt.nfreq, len(t)
     sat_index = {s: i for i, s in enumerate(sats)}
     r = _wide(rover, np.asarray(rover.epoch_idx, np.int64), sat_index, lut, n_ep, ns, nf)
@@ -264,7 +279,7 @@ def prepare(rover, base, base_pos, opt: RTKOptions, spp_pos=None) -> _Pair:
     lam = np.full((ns, nf), np.nan)
     for i, s in enumerate(sats):
         for f, (band, _p) in enumerate(BANDS[s[0]][:nf]):
-            lam[i, f] = C_MPS / frequency_hz(s[0], band + _p[0])
+            lam[i, f] = C_MPS / frequency_hz(s[0], band + _p[0], glo.get(s) if s[0] == "R" else None)
     kappa = (lam / lam[:, :1]) ** 2
     sysl = np.array([s[0] for s in sats])
     spp = np.full((n_ep, 3), np.nan) if spp_pos is None else np.asarray(spp_pos, np.float64)
@@ -328,6 +343,10 @@ class _Filter:
         self.iono_q = (opt.iono_rate_mps * max(bl_km, 1.0) / 10.0) ** 2
         self.last_t = np.full(self.N, np.nan)
         self.sys_id = np.unique(pair.sys, return_inverse=True)[1].astype(np.int64)
+        self.has_glo = bool(np.any(pair.sys == "R"))
+        rx = np.asarray(geo["rx"], np.float64)
+        self.rx_approx = np.broadcast_to(rx, (len(pair.t), 3)) if rx.ndim == 1 else rx
+        self.up = self.rx_approx / np.linalg.norm(self.rx_approx, axis=1)[:, None]
         self.sd_cp = pair.r["cp"] - pair.b["cp"]
         self.sd_pr = pair.r["pr"] - pair.b["pr"]
         a2 = opt.phase_sigma_m ** 2
@@ -409,7 +428,10 @@ class _Filter:
         d = g["sv_r"][e] - x[:3]
         rho = np.sqrt((d * d).sum(axis=1))
         los = d / rho[:, None]
-        geo = rho - g["rho_b"][e] + g["trop_r"][e] - g["trop_b"][e]
+        # the rover troposphere was computed at the approximate position: first-order height correction
+        # (hydrostatic scale height ~8.4 km, wet ~2 km, wet ~10 %: dT/dh ~ -T / 6500 m)
+        dh = float(self.up[e] @ (x[:3] - self.rx_approx[e]))
+        geo = rho - g["rho_b"][e] + g["trop_r"][e] * (1.0 - dh / 6500.0) - g["trop_b"][e]
         if self.est_tropo:
             geo = geo + g["mw_r"][e] * x[3]
         iono = x[4:4 + self.ns] if self.est_iono else np.zeros(self.ns)
@@ -420,7 +442,8 @@ class _Filter:
         v_pr = (pr[j, f] - geo[j] - kj * iono[j]) - (pr[r, f] - geo[r] - kr * iono[r])
         H = np.zeros((2 * m, self.N))
         rows = np.arange(m)
-        H[:m, :3] = H[m:, :3] = -(los[j] - los[r])
+        tr = g["trop_r"][e]
+        H[:m, :3] = H[m:, :3] = -(los[j] - los[r]) - np.outer((tr[j] - tr[r]) / 6500.0, self.up[e])
         if self.est_tropo:
             H[:, 3] = np.tile(g["mw_r"][e][j] - g["mw_r"][e][r], 2)
         if self.est_iono:
@@ -434,6 +457,9 @@ class _Filter:
         R = np.zeros((2 * m, 2 * m))
         R[:m, :m] = Rph
         R[m:, m:] = Rph * o.code_phase_ratio ** 2
+        if self.has_glo:
+            fac = np.where(p.sys[j] == "R", GLO_CODE_VAR_FACTOR, 1.0)
+            R[m:, m:] *= np.sqrt(np.outer(fac, fac))
         return np.concatenate([v_ph, v_pr]), H, R, m
 
     def update(self, v, H, R):
@@ -451,7 +477,7 @@ class _Filter:
     def amb_transform(self, e, ok):
         """DD ambiguity transform T (nd, N) over the AR-eligible SD ambiguities."""
         el = self.g["el_r"][e]
-        elig = ok & (el >= math.radians(self.o.ar_elev_mask_deg))[:, None]
+        elig = ok & ((el >= math.radians(self.o.ar_elev_mask_deg)) & (self.p.sys != "R"))[:, None]
         j, r, f, _grp = self.pairs(e, elig)
         T = np.zeros((len(j), self.N))
         rows = np.arange(len(j))
@@ -583,7 +609,7 @@ def _geometry(pair: _Pair, store, rx_approx):
     el_r, trop_r, mw_r = _tropo(sv_r, rx_approx, t0)
     rho_b = np.linalg.norm(sv_b - pair.base, axis=2)
     return dict(sv_r=sv_r, sv_b=sv_b, el_b=el_b, el_r=el_r, trop_b=trop_b, trop_r=trop_r,
-                mw_r=mw_r, rho_b=rho_b, rx0=rx_approx if rx_approx.ndim == 1 else np.nanmedian(rx_approx, 0))
+                mw_r=mw_r, rho_b=rho_b, rx=rx_approx, rx0=rx_approx if rx_approx.ndim == 1 else np.nanmedian(rx_approx, 0))
 
 
 def _usable(pair: _Pair, geo, opt):
@@ -647,7 +673,7 @@ def _combine(fw, bw):
 
 
 def solve_baseline(rover, base, store, base_pos, options: RTKOptions | None = None,
-                   spp_pos=None, progress=None) -> RTKResult:
+                   spp_pos=None, progress=None, glo_channels=None) -> RTKResult:
     """Relative positioning of a rover against a base of known position.
 
     Parameters
@@ -660,6 +686,9 @@ def solve_baseline(rover, base, store, base_pos, options: RTKOptions | None = No
     spp_pos : ndarray (n_rover_epochs, 3), optional
         Rover code positions (NaN where unknown); computed with
         :func:`~vngeonet.positioning.spp.solve_spp` when omitted.
+    progress : callable(done, total), optional
+    glo_channels : dict, optional
+        GLONASS frequency channels ``{"R05": k}`` (e.g. from the navigation data).
 
     Returns
     -------
@@ -672,7 +701,7 @@ def solve_baseline(rover, base, store, base_pos, options: RTKOptions | None = No
         from vngeonet.positioning.spp import SPPOptions, solve_spp
 
         spp_pos = solve_spp(rover, store, None, SPPOptions(systems=opt.systems, velocity=False)).pos_ecef_m
-    pair = prepare(rover, base, base_pos, opt, spp_pos)
+    pair = prepare(rover, base, base_pos, opt, spp_pos, glo_channels)
     good = np.all(np.isfinite(pair.spp), axis=1)
     if good.any():
         approx = np.median(pair.spp[good], axis=0)
