@@ -265,3 +265,16 @@ def test_accept_errors_back_off():
             del loop.sock_accept
 
     run(main())
+
+
+def test_password_checks_are_shed_when_too_many_queue():
+    async def main():
+        async with running_caster() as c:
+            sr, sw, _ = await open_source(c.port, "TEST", SOURCE_PW, version=1)
+            c._MAX_VERIFY_WAITING = 0  # as if 256 slow checks were already waiting
+            r, w, head = await open_rover(c.port, "TEST", "alice", "another guess", version=2)
+            assert head.startswith(b"HTTP/1.1 503 ") and b"Retry-After: 5" in head
+            w.close()
+            sw.close()
+
+    run(main())

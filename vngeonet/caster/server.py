@@ -151,6 +151,8 @@ class NTRIPCaster:
     connection is logged and closed; nothing a client sends can stop the server.
     """
 
+    _MAX_VERIFY_WAITING = 256  # password checks queued beyond this are answered 503
+
     def __init__(self, config: CasterConfig, store: UserStore | None = None, *, framer_factory=None,
                  ssl_context: ssl.SSLContext | None = None):
         self.config = config
@@ -166,6 +168,7 @@ class NTRIPCaster:
                                     self.limits.lockout_s, self.limits.max_lockout_s)
         self._cache = VerifyCache()
         self._verify_slots = asyncio.Semaphore(4)  # scrypt is CPU and memory heavy: bound concurrency
+        self._verify_waiting = 0
         self._dummy_hash = hash_password("no such user", log2_n=14)
         self._ssl = ssl_context
         self.port: int | None = None
@@ -422,19 +425,13 @@ class NTRIPCaster:
             await self._reply_close(writer, v, 401, extra=realm)
             return None
         user = self.store.get_user(req.user)
-        if user is not None and self._cache.hit(user.name, user.pw_hash, req.password):
-            ok = True
-        else:
-            async with self._verify_slots:
-                # Re-check: a burst of reconnecting rovers waits here while the
-                # first of them verifies the shared password.
-                if user is not None and self._cache.hit(user.name, user.pw_hash, req.password):
-                    ok = True
-                else:
-                    stored = user.pw_hash if user is not None else self._dummy_hash
-                    ok = await asyncio.to_thread(verify_password, req.password, stored) and user is not None
-            if ok:
-                self._cache.add(user.name, user.pw_hash, req.password)
+        ok = await self._check_password(user, req.password)
+        if ok is None:
+            # Many distinct wrong passwords at once (a distributed guess): shed
+            # load instead of queueing scrypt work without bound.
+            self.counters["rate_limited"] += 1
+            await self._reply_close(writer, v, 503, extra=(("Retry-After", "5"),))
+            return None
         if not ok:
             self.counters["auth_failures"] += 1
             self.limiter.fail(ip)
@@ -446,6 +443,30 @@ class NTRIPCaster:
             await self._reply_close(writer, v, 403)
             return None
         return user
+
+    async def _check_password(self, user, password: str) -> bool | None:
+        """Verify against the slow hash (cached); ``None`` when too many checks are queued."""
+        if user is not None and self._cache.hit(user.name, user.pw_hash, password):
+            return True
+        if self._verify_waiting >= self._MAX_VERIFY_WAITING:
+            return None
+        self._verify_waiting += 1
+        try:
+            await self._verify_slots.acquire()
+        finally:
+            self._verify_waiting -= 1
+        try:
+            # Re-check: a burst of reconnecting rovers waits here while the
+            # first of them verifies the shared password.
+            if user is not None and self._cache.hit(user.name, user.pw_hash, password):
+                return True
+            stored = user.pw_hash if user is not None else self._dummy_hash
+            ok = await asyncio.to_thread(verify_password, password, stored) and user is not None
+        finally:
+            self._verify_slots.release()
+        if ok:
+            self._cache.add(user.name, user.pw_hash, password)
+        return ok
 
     # ------------------------------------------------------------------ admin
     async def _serve_admin(self, req: Request, writer, ip: str) -> None:
