@@ -73,7 +73,8 @@ def _rtcm_epochs(data: bytes, builder: EpochBuilder, res: ConvertResult, source:
     builder.ctx.source = source
     out = []
     add = builder.add
-    for msg in decode_frames(iter_frames(data, stats.framing), builder.ctx, stats=stats):
+    frames = _skip_repeated_ephemerides(iter_frames(data, stats.framing), res)
+    for msg in decode_frames(frames, builder.ctx, stats=stats):
         ep = add(msg)
         if ep:
             out += ep
@@ -82,6 +83,22 @@ def _rtcm_epochs(data: bytes, builder: EpochBuilder, res: ConvertResult, source:
     res.crc_failures += stats.framing.crc_failures
     res.frames.update(stats.framing.per_type if hasattr(stats.framing, "per_type") else {})
     return out
+
+
+_EPHEMERIS_TYPES = frozenset((1019, 1020, 1041, 1042, 1044, 1045, 1046))
+
+
+def _skip_repeated_ephemerides(frames, res: ConvertResult):
+    """Frames, without byte-identical repeats of ephemeris messages (stations rebroadcast them)."""
+    seen: set = set()
+    for f in frames:
+        if f.msg_type in _EPHEMERIS_TYPES:
+            if f.payload in seen:
+                res.messages += 1
+                res.frames["repeated ephemeris"] += 1
+                continue
+            seen.add(f.payload)
+        yield f
 
 
 def _ubx_epochs(data: bytes, builder: EpochBuilder, res: ConvertResult):
