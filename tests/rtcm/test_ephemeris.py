@@ -444,3 +444,144 @@ def test_rinex_ephemerides_encode_and_decode_back(rel):
                 assert b == pytest.approx(a, rel=1e-3, abs=1e-8), (e.sat, f.name)
             else:
                 assert b == a, (e.sat, f.name)
+
+
+# ------------------------------------------------- fast path vs a plain reference
+
+# (prn, week, iode, iodc, accuracy) DFs and the 22 real DFs in KeplerEphemeris order
+# (toe_sow, toc_sow, sqrt_a, e, i0, OMEGA0, omega, M0, dn, IDOT, OMEGADOT, Cuc, Cus, Crc, Crs,
+# Cic, Cis, af0, af1, af2, tgd, tgd2); None = absent.
+_REF_INTS = {1019: (9, 76, 71, 85, 77), 1044: (429, 452, 434, 456, 453),
+             1041: (516, 517, 525, None, 521), 1042: (488, 489, 492, 497, 490),
+             1045: (252, 289, 290, None, 291), 1046: (252, 289, 290, None, 286)}
+_REF_REALS = {t: tuple(_DFS[t][19:21]) + tuple(_DFS[t][:19]) + (
+    {1042: 514, 1046: 313}.get(t),) for t in _REF_INTS}
+_REF_HEALTH = {1019: ((102, 0),), 1044: ((454, 0),), 1042: ((515, 0),),
+               1041: ((527, 1), (528, 0)), 1045: ((314, 4), (315, 3)),
+               1046: ((316, 7), (317, 6), (287, 1), (288, 0))}
+
+
+def _reference_kepler(t: int, payload: bytes, ctx) -> EphemerisMessage:
+    """The obvious decode: bits kernel, numpy scales, dataclass constructors, gnss.time."""
+    from vngeonet.gnss.time import resolve_rollover
+    from vngeonet.rtcm.fields import layout
+
+    lay = layout(t)
+    vals = lay.unpack(payload, t)
+    v = {d: int(vals[i]) for d, i in lay.index.items()}
+    prn, week, iode, iodc, acc = (v[d] if d else 0 for d in _REF_INTS[t])
+    r = [float(vals[lay.index[d]]) * float(lay.si[lay.index[d]]) if d else math.nan
+         for d in _REF_REALS[t]]
+    system = _SYS[t]
+    origin, shift = {"E": (1024, 0.0), "C": (1356, 14.0), "I": (1024, 0.0)}.get(system, (0, 0.0))
+    approx = getattr(ctx, "approx_time", None)
+    resolved = system in "EC" or approx is not None
+    if system not in "EC" and approx is not None:
+        week = resolve_rollover(week, 10, approx, origin)
+    toe = GPSTime(week + origin, r[0] + shift)
+    dt = r[1] - r[0]
+    toc = GPSTime(week + origin + (-1 if dt > 302400 else 1 if dt < -302400 else 0), r[1] + shift)
+    if resolved and approx is None and ctx is not None:
+        ctx.approx_time = toe
+    health = sum(v[d] << s for d, s in _REF_HEALTH[t])
+    fit = {1042: 2.0, 1044: 4.0 if v.get(457) else 2.0}.get(t, 4.0)
+    if t == 1019 and v[137]:
+        fit = ephemeris._gps_fit_interval_h(iodc)
+    source = {1045: "FNAV", 1046: "INAV", 1042: "D2" if prn <= 5 or prn >= 59 else "D1"}.get(
+        t, "LNAV")
+    eph = KeplerEphemeris(f"{system}{prn:02d}", toe, toc, week, *r, iode=iode, iodc=iodc,
+                          health=health, accuracy_m=sisa_m(acc) if system == "E" else
+                          ephemeris.URA_M[acc], fit_interval_h=fit, source=source,
+                          extra={"napa": True} if system == "E" and acc == 255 else {})
+    vals.flags.writeable = False
+    return EphemerisMessage(t, eph.sat, eph, vals, resolved)
+
+
+def _identical(a, b):
+    """Equal field by field, floats bit for bit (NaN included), types included."""
+    if dataclasses.is_dataclass(a):
+        assert type(a) is type(b)
+        for f in dataclasses.fields(a):
+            _identical(getattr(a, f.name), getattr(b, f.name))
+    elif isinstance(a, np.ndarray):
+        assert type(b) is np.ndarray and a.dtype == b.dtype and a.tolist() == b.tolist()
+        assert a.flags.writeable == b.flags.writeable
+    elif isinstance(a, float):
+        assert type(b) is float and (a == b or (math.isnan(a) and math.isnan(b))), (a, b)
+    else:
+        assert type(a) is type(b) and a == b, (a, b)
+
+
+def _contexts():
+    """Fresh-context factories: none, empty (set by the message), and approximate times
+    across GPS roll-overs (10-bit weeks) and within half a week of a week boundary."""
+    yield lambda: None
+    yield DecodeContext
+    for week, tow in ((1000, 300000.0), (2275, 1.0), (2300, 604799.5), (3500, 0.0)):
+        yield lambda w=week, s=tow: DecodeContext(approx_time=GPSTime(w, s))
+
+
+def test_fast_decode_equals_reference_on_every_real_frame():
+    """The single-call kernel path gives exactly what the plain decode gives, ctx updates included."""
+    frames = [(t, p) for _, t, _, p in real_frames(set(_REF_INTS))]
+    for make_ctx in _contexts():
+        for i, (t, payload) in enumerate(frames):
+            if i % 3 and make_ctx() is not None:  # a third of the frames per approximate time
+                continue
+            c1, c2 = make_ctx(), make_ctx()
+            _identical(DECODERS[t](payload, c1), _reference_kepler(t, payload, c2))
+            assert c1 == c2
+
+
+def test_fast_decode_equals_reference_in_a_stream():
+    """One context through every real frame: the first Galileo/BeiDou message sets the time."""
+    c1, c2 = DecodeContext(), DecodeContext()
+    for _, t, _, payload in real_frames(set(_REF_INTS)):
+        _identical(DECODERS[t](payload, c1), _reference_kepler(t, payload, c2))
+        assert c1 == c2
+
+
+@pytest.mark.parametrize("toe_sow", [0.0, 8.0, 604784.0, 604792.0, 604800.0 - 8.0])
+def test_beidou_times_across_the_week_boundary(toe_sow):
+    """BDT + 14 s can pass the end of the week: toe/toc normalise as GPSTime does."""
+    eph = dataclasses.replace(HAND[2], toe_sow=toe_sow, toc_sow=(toe_sow + 604800.0 - 8.0)
+                              % 604800.0)
+    payload = ENCODERS[EphemerisMessage](from_ephemeris(eph))
+    for make_ctx in _contexts():
+        c1, c2 = make_ctx(), make_ctx()
+        m = DECODERS[1042](payload, c1)
+        _identical(m, _reference_kepler(1042, payload, c2))
+        assert 0.0 <= m.eph.toe.tow_s < 604800.0 and 0.0 <= m.eph.toc.tow_s < 604800.0
+        assert m.eph.toe == bdt_to_gps(m.eph.week, toe_sow)
+
+
+def test_galileo_toe_beyond_a_week_normalises():
+    """A (corrupt) Galileo toe past 604800 s decodes to a normalised GPSTime, as GPSTime() does."""
+    payload = ENCODERS[EphemerisMessage](from_ephemeris(HAND[1]))
+    lay = ephemeris.layout(1046)
+    vals = lay.unpack(payload, 1046).copy()
+    vals[lay.index[304]] = (1 << 14) - 1  # 982980 s
+    bad = lay.pack(1046, vals)
+    m = DECODERS[1046](bad, None)
+    _identical(m, _reference_kepler(1046, bad, None))
+    assert m.eph.toe == GPSTime(1288 + 1024 + 1, 16383 * 60.0 - 604800.0)
+
+
+@pytest.mark.parametrize("impl", impl_param("ephfields"))
+def test_ephfields_backends_decode_every_real_frame_alike(impl, monkeypatch):
+    """Compiled and twin ephfields kernels give identical messages (a fifth of the frames)."""
+    from vngeonet import kernels
+
+    k = kernels.get("ephfields", impl)
+    names = [f.name for f in dataclasses.fields(KeplerEphemeris)]
+    monkeypatch.setattr(ephemeris, "_EPHF", k)
+    monkeypatch.setattr(ephemeris, "_MAKE_KEPLER", k.SlotMaker(KeplerEphemeris, names).make)
+    monkeypatch.setattr(ephemeris, "_MAKE_TIME", k.SlotMaker(GPSTime, ("week", "tow_s")).make)
+    monkeypatch.setattr(ephemeris, "_MAKE_MESSAGE", k.SlotMaker(
+        EphemerisMessage, [f.name for f in dataclasses.fields(EphemerisMessage)]).make)
+    compiled = {t: ephemeris._Compiled(t) for t in _REF_INTS}
+    for i, (_, t, _, payload) in enumerate(real_frames(set(_REF_INTS))):
+        if i % 5 == 0:
+            c1, c2 = (DecodeContext(approx_time=GPSTime(2275, 1.0)) for _ in range(2))
+            _identical(ephemeris._decode_kepler(payload, c1, compiled[t]),
+                       _reference_kepler(t, payload, c2))

@@ -43,12 +43,15 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from dataclasses import MISSING, dataclass, fields as dc_fields
+from dataclasses import MISSING, dataclass
+from dataclasses import fields as dc_fields
+from operator import itemgetter
 
 import numpy as np
 
-from vngeonet.gnss.time import GPSTime, glonass_to_gps, gps_to_utc, resolve_rollover
-from vngeonet.errors import UnsupportedMessage
+from vngeonet import kernels
+from vngeonet.errors import FormatError, UnsupportedMessage
+from vngeonet.gnss.time import GPSTime, glonass_to_gps, gps_to_utc
 from vngeonet.model import GlonassEphemeris, KeplerEphemeris
 from vngeonet.rtcm.fields import layout
 
@@ -124,6 +127,10 @@ def _fast_constructor(cls):
 
 _new_kepler = _fast_constructor(KeplerEphemeris)
 
+_EPHF = kernels.get("ephfields")
+_MAKE_KEPLER = _EPHF.SlotMaker(KeplerEphemeris, [f.name for f in dc_fields(KeplerEphemeris)]).make
+_MAKE_TIME = _EPHF.SlotMaker(GPSTime, ("week", "tow_s")).make  # only for 0 <= tow_s < 1 week
+
 # --------------------------------------------------------------------- Kepler
 
 
@@ -164,60 +171,50 @@ _ELEMENTS = ("sqrt_a", "e", "i0_rad", "omega0_rad", "omega_rad", "m0_rad", "delt
              "cic_rad", "cis_rad", "af0_s", "af1_sps", "af2_sps2", "tgd_s", "tgd2_s")
 
 
-class _Compiled:
-    """Gather indices and SI scales of one message type (built once)."""
-
-    __slots__ = ("lay", "iidx", "ridx", "rsi", "spec", "index")
-
-    def __init__(self, msg_type: int):
-        spec = _KEPLER_SPECS[msg_type]
-        lay = layout(msg_type)
-        self.spec = spec
-        self.lay = lay
-        self.index = lay.index
-        self.iidx = [lay.index[d] if d else None for d in spec.ints]
-        self.ridx = np.array([lay.index[d] if d else 0 for d in spec.reals], dtype=np.intp)
-        self.rsi = np.array([lay.si[lay.index[d]] if d else _NAN for d in spec.reals])
-
-
-_COMPILED = {t: _Compiled(t) for t in _KEPLER_SPECS}
-
-
-def _health(msg_type: int, v: list, ix: dict) -> int:
-    """Health word from the integer field vector (see module notes)."""
-    if msg_type == 1019:
-        return v[ix[102]]
-    if msg_type == 1044:
-        return v[ix[454]]
-    if msg_type == 1042:
-        return v[ix[515]]
+def _health_getter(msg_type: int, ix: dict):
+    """Function of the integer field vector giving the health word (see module notes)."""
     if msg_type == 1041:
-        return v[ix[527]] << 1 | v[ix[528]]
+        l5, s_ = ix[527], ix[528]
+        return lambda v: v[l5] << 1 | v[s_]
     if msg_type == 1045:
-        return v[ix[314]] << 4 | v[ix[315]] << 3
-    return v[ix[316]] << 7 | v[ix[317]] << 6 | v[ix[287]] << 1 | v[ix[288]]
+        hs, dvs = ix[314], ix[315]
+        return lambda v: v[hs] << 4 | v[dvs] << 3
+    if msg_type == 1046:
+        hs5, dvs5, hs1, dvs1 = ix[316], ix[317], ix[287], ix[288]
+        return lambda v: v[hs5] << 7 | v[dvs5] << 6 | v[hs1] << 1 | v[dvs1]
+    return itemgetter(ix[{1019: 102, 1044: 454, 1042: 515}[msg_type]])
 
 
-def _fit_interval_h(msg_type: int, v: list, ix: dict) -> float:
-    """Curve-fit interval: IS-GPS-200 §20.3.4.4 (GPS), IS-QZSS (2 h / more), BeiDou 2 h, else 4 h."""
+def _gps_fit_interval_h(iodc: int) -> float:
+    """GPS curve-fit interval when the fit flag is set (IS-GPS-200 §20.3.4.4, Table 20-XII)."""
+    if 240 <= iodc <= 247:
+        return 8.0
+    if 248 <= iodc <= 255 or iodc == 496:
+        return 14.0
+    if 497 <= iodc <= 503 or 1021 <= iodc <= 1023:
+        return 26.0
+    if 504 <= iodc <= 510:
+        return 50.0
+    if iodc == 511 or 752 <= iodc <= 756:
+        return 74.0
+    return 98.0 if iodc == 757 else 6.0
+
+
+def _fit_getter(msg_type: int, ix: dict):
+    """Function of the field vector giving the curve-fit interval in hours.
+
+    GPS: IS-GPS-200 §20.3.4.4 (4 h unless the fit flag is set); QZSS:
+    IS-QZSS (2 h, more with the flag); BeiDou 2 h (hourly updates, as
+    ``vngeonet.rinex.nav``); others 4 h.
+    """
     if msg_type == 1019:
-        if not v[ix[137]]:
-            return 4.0
-        iodc = v[ix[85]]
-        if 240 <= iodc <= 247:
-            return 8.0
-        if 248 <= iodc <= 255 or iodc == 496:
-            return 14.0
-        if 497 <= iodc <= 503 or 1021 <= iodc <= 1023:
-            return 26.0
-        if 504 <= iodc <= 510:
-            return 50.0
-        if iodc == 511 or 752 <= iodc <= 756:
-            return 74.0
-        return 98.0 if iodc == 757 else 6.0
+        flag, iodc = ix[137], ix[85]
+        return lambda v: _gps_fit_interval_h(v[iodc]) if v[flag] else 4.0
     if msg_type == 1044:
-        return 4.0 if v[ix[457]] else 2.0
-    return 2.0 if msg_type == 1042 else 4.0  # BeiDou: hourly updates (as vngeonet.rinex.nav)
+        flag = ix[457]
+        return lambda v: 4.0 if v[flag] else 2.0
+    hours = 2.0 if msg_type == 1042 else 4.0
+    return lambda v: hours
 
 
 def _source(msg_type: int, prn: int) -> str:
@@ -272,6 +269,9 @@ class EphemerisMessage:
         return d
 
 
+_MAKE_MESSAGE = _EPHF.SlotMaker(EphemerisMessage, [f.name for f in dc_fields(EphemerisMessage)]).make
+
+
 def _json_value(x, resolved: bool):
     if isinstance(x, GPSTime):
         return x.isoformat() if resolved else None
@@ -289,46 +289,105 @@ _TIME_ORIGIN = {"G": (0, 0.0), "J": (0, 0.0), "E": (1024, 0.0), "C": (1356, 14.0
                 "I": (1024, 0.0)}
 
 
-def _resolve_kepler(spec: _KeplerSpec, week_raw: int, toe_sow: float, toc_sow: float, ctx):
-    """(own-system week, toe, toc as GPSTime, resolved) of a Keplerian ephemeris."""
+class _Compiled:
+    """Everything per message type that a decode needs, built once.
+
+    ``plan`` reads the field vector and scales the 22 reals of the spec
+    (``_KeplerSpec.reals``, NaN where absent) in one kernel call; the rest
+    are positions in the field vector and per-type lookups, so that a decode
+    does no dictionary lookup, no numpy call and no string formatting.
+    """
+
+    __slots__ = (
+        "acc_m",
+        "fit_h",
+        "galileo",
+        "health",
+        "i_acc",
+        "i_iodc",
+        "i_iode",
+        "i_prn",
+        "i_week",
+        "msg_type",
+        "offset",
+        "plan",
+        "sats",
+        "shift",
+        "source",
+        "span",
+        "system",
+        "unambiguous",
+    )
+
+    def __init__(self, msg_type: int):
+        spec = _KEPLER_SPECS[msg_type]
+        lay = layout(msg_type)
+        ix = lay.index
+        self.msg_type = msg_type
+        self.plan = _EPHF.FieldPlan(
+            lay.widths.tolist(), lay.kinds.tolist(),
+            [ix[d] if d else -1 for d in spec.reals],
+            [float(lay.si[ix[d]]) if d else _NAN for d in spec.reals])
+        self.i_prn, self.i_week, self.i_iode, self.i_iodc, self.i_acc = (
+            ix[d] if d else None for d in spec.ints)
+        self.system = sys_ = spec.system
+        self.offset, self.shift = _TIME_ORIGIN[sys_]
+        self.span = 1 << spec.week_bits
+        self.unambiguous = sys_ in ("E", "C")  # 12/13-bit weeks
+        self.sats = tuple(f"{sys_}{prn:02d}" for prn in range(64))
+        self.galileo = sys_ == "E"
+        self.acc_m = tuple(sisa_m(i) for i in range(256)) if self.galileo else URA_M
+        self.health = _health_getter(msg_type, ix)
+        self.fit_h = _fit_getter(msg_type, ix)
+        self.source = tuple(_source(msg_type, prn) for prn in range(64))
+
+
+_COMPILED = {t: _Compiled(t) for t in _KEPLER_SPECS}
+
+
+def _decode_kepler(payload: bytes, ctx, c: _Compiled) -> EphemerisMessage:
+    """Decode a Keplerian ephemeris message with the compiled description ``c``."""
+    try:
+        vals, v, r = c.plan.unpack(payload, 12)
+    except IndexError as err:
+        raise _short(payload, c.msg_type, c.plan.nbits, ctx) from err
+    prn, week, acc_i = v[c.i_prn], v[c.i_week], v[c.i_acc]
     approx = getattr(ctx, "approx_time", None)
-    sys_ = spec.system
-    offset, shift = _TIME_ORIGIN[sys_]
-    if sys_ == "E" or sys_ == "C":  # 12/13-bit weeks: unambiguous
-        week, resolved = week_raw, True
-    elif approx is not None:
-        week, resolved = resolve_rollover(week_raw, 10, approx, offset), True
+    resolved = True
+    if c.unambiguous:
+        pass
+    elif approx is not None:  # vngeonet.gnss.time.resolve_rollover, inlined
+        own = approx.week - c.offset
+        week = own - ((own - week) % c.span)
+        if own - week > c.span >> 1:
+            week += c.span
     else:
-        week, resolved = week_raw, False
-    dt = toc_sow - toe_sow
-    toc_week = week - 1 if dt > _HALF_WEEK_S else week + 1 if dt < -_HALF_WEEK_S else week
-    toe = GPSTime(week + offset, toe_sow + shift)
-    toc = GPSTime(toc_week + offset, toc_sow + shift)
+        resolved = False
+    # toe, toc as GPSTime in GPS weeks; toc's week follows toe's across a week boundary.
+    toe_w = week + c.offset
+    dt = r[1] - r[0]
+    toc_w = toe_w - 1 if dt > _HALF_WEEK_S else toe_w + 1 if dt < -_HALF_WEEK_S else toe_w
+    tow = r[0] + c.shift
+    toe = _MAKE_TIME((toe_w, tow)) if 0.0 <= tow < _WEEK_S else GPSTime(toe_w, tow)
+    tow = r[1] + c.shift
+    toc = _MAKE_TIME((toc_w, tow)) if 0.0 <= tow < _WEEK_S else GPSTime(toc_w, tow)
     if resolved and approx is None and ctx is not None:
         ctx.approx_time = toe
-    return week, toe, toc, resolved
+    extra = {"napa": True} if acc_i == 255 and c.galileo else {}  # SISA: no prediction available
+    sat = c.sats[prn]
+    eph = _MAKE_KEPLER((sat, toe, toc, week) + r + (
+        v[c.i_iode], 0 if c.i_iodc is None else v[c.i_iodc],  # Galileo / NavIC: no IODC
+        c.health(v), c.acc_m[acc_i], c.fit_h(v), c.source[prn], extra))
+    return _MAKE_MESSAGE((c.msg_type, sat, eph, vals, resolved))
 
 
-def _decode_kepler(payload: bytes, ctx, msg_type: int) -> EphemerisMessage:
-    c = _COMPILED[msg_type]
-    vals = c.lay.unpack(payload, msg_type, source=getattr(ctx, "source", "") or "")
-    r = (vals[c.ridx] * c.rsi).tolist()
-    v = vals.tolist()
-    ii = c.iidx
-    prn, week_raw, iode, acc_i = v[ii[0]], v[ii[1]], v[ii[2]], v[ii[4]]
-    iodc = 0 if ii[3] is None else v[ii[3]]  # Galileo / NavIC have no separate IODC
-    spec = c.spec
-    week, toe, toc, resolved = _resolve_kepler(spec, week_raw, r[0], r[1], ctx)
-    sat = f"{spec.system}{prn:02d}"
-    acc = sisa_m(acc_i) if spec.system == "E" else URA_M[acc_i]
-    args = (sat, toe, toc, week, r[0], r[1], *r[2:], iode, iodc, _health(msg_type, v, c.index),
-            acc, _fit_interval_h(msg_type, v, c.index), _source(msg_type, prn))
-    if acc_i == 255 and spec.system == "E":  # SISA "no accuracy prediction available"
-        eph = _new_kepler(*args, {"napa": True})
-    else:
-        eph = _new_kepler(*args)
-    vals.flags.writeable = False
-    return EphemerisMessage(msg_type, sat, eph, vals, resolved)
+def _short(payload: bytes, msg_type: int, nbits: int, ctx) -> FormatError:
+    """The FormatError of a payload too short for its layout (as ``Layout.unpack`` words it)."""
+    return FormatError(
+        f"RTCM {msg_type}: payload of {len(payload)} bytes is too short "
+        f"({12 + nbits} bits needed)",
+        source=getattr(ctx, "source", "") or None,
+    )
 
 
 # -------------------------------------------------------------------- GLONASS
@@ -485,8 +544,10 @@ def decode_ephemeris(payload: bytes, ctx=None) -> EphemerisMessage:
 
 
 def _kepler_decoder(msg_type: int):
+    c = _COMPILED[msg_type]
+
     def decode(payload: bytes, ctx=None) -> EphemerisMessage:
-        return _decode_kepler(payload, ctx, msg_type)
+        return _decode_kepler(payload, ctx, c)
 
     decode.__name__ = f"decode_{msg_type}"
     decode.__doc__ = f"Decode a {msg_type} payload (RTCM 10403.3; see module notes)."
