@@ -15,12 +15,18 @@ BASE = "-3978241.958,3382840.234,3649900.853"
 
 def _files():
     d = "rtklib/rinex/"
-    return [str(data_path(d + f)) for f in ("07590920.05o", "30400920.05o", "07590920.05n", "30400920.05n")]
+    return [
+        str(data_path(d + f))
+        for f in ("07590920.05o", "30400920.05o", "07590920.05n", "30400920.05n")
+    ]
 
 
 def test_static_text_and_pos(tmp_path, capsys):
     out = tmp_path / "s.pos"
-    assert main(["baseline", *_files(), "--base-pos=" + BASE, "--mode", "static", "--out", str(out)]) == 0
+    assert (
+        main(["baseline", *_files(), "--base-pos=" + BASE, "--mode", "static", "--out", str(out)])
+        == 0
+    )
     text = capsys.readouterr().out
     assert "static solution (fixed;" in text
     length = float(next(x for x in text.splitlines() if x.strip().startswith("length")).split()[1])

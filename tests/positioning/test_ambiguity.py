@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -21,14 +22,14 @@ def _cov(rng, n, sigma):
 def test_ratio_threshold_adapts():
     thr = [ambiguity.ratio_threshold(n) for n in range(1, 60)]
     assert thr[0] == thr[3] == 3.0
-    assert all(a >= b for a, b in zip(thr, thr[1:]))
+    assert all(a >= b for a, b in itertools.pairwise(thr))
     assert thr[-1] == 1.5
 
 
 def test_bootstrap_success_one_dimension():
     sigma = 0.2
     phi = 0.5 * (1 + math.erf(1 / (2 * sigma) / math.sqrt(2)))
-    assert ambiguity.bootstrap_success([sigma ** 2]) == pytest.approx(2 * phi - 1, rel=1e-12)
+    assert ambiguity.bootstrap_success([sigma**2]) == pytest.approx(2 * phi - 1, rel=1e-12)
     assert ambiguity.bootstrap_success([]) == 1.0
 
 
@@ -51,7 +52,7 @@ def test_partial_fix_drops_the_poorly_determined(impl):
     truth = rng.integers(-50, 50, n).astype(float)
     sig = np.full(n, 0.03)
     sig[[2, 5]] = 3.0  # two ambiguities barely determined
-    Q = np.diag(sig ** 2)
+    Q = np.diag(sig**2)
     a = truth + sig * rng.standard_normal(n)
     a[2] = truth[2] + 0.5  # exactly between two integers
     full = ambiguity.resolve(a, Q, par=False, impl=impl)

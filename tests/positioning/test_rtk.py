@@ -149,12 +149,18 @@ def _sim_pair(km, n, dt=30.0, seed=1):
     base = coords.llh_to_ecef(np.radians([21.0, 105.8, 0.0]) + [0, 0, 20.0])
     rot = coords.enu_rotation(np.radians(21.0), np.radians(105.8))
     rover = base + rot.T @ np.array([0.6 * km * 1e3, 0.8 * km * 1e3, 40.0])
-    sim = NetworkSimulator([SimStation("BASE", tuple(base)), SimStation("ROVR", tuple(rover))],
-                           SimOptions(seed=seed))
+    sim = NetworkSimulator(
+        [SimStation("BASE", tuple(base)), SimStation("ROVR", tuple(rover))], SimOptions(seed=seed)
+    )
     eps = [sim.epoch(T0 + dt * k) for k in range(n)]
     store = EphemerisStore(sim.ephemerides(T0) + sim.ephemerides(T0 + 3600.0))
-    return (stack_epochs(e["ROVR"] for e in eps), stack_epochs(e["BASE"] for e in eps), store,
-            base, rover)
+    return (
+        stack_epochs(e["ROVR"] for e in eps),
+        stack_epochs(e["BASE"] for e in eps),
+        store,
+        base,
+        rover,
+    )
 
 
 @pytest.mark.parametrize("km, min_fix", [(10, 0.9), (40, 0.7), (80, 0.7)])
@@ -165,13 +171,13 @@ def test_simulated_kinematic(km, min_fix):
     assert res.fix_rate() >= min_fix
     fx = res.status == FixQuality.FIX
     enu = coords.ecef_to_enu(res.pos_ecef_m[fx], truth)
-    rms = np.sqrt((enu ** 2).mean(axis=0))
+    rms = np.sqrt((enu**2).mean(axis=0))
     assert np.hypot(rms[0], rms[1]) < 0.03 and rms[2] < 0.05
     assert np.abs(enu).max() < 0.15  # no wrong fix of a wavelength or more
 
 
 def test_simulated_short_baseline_ignores_ionosphere():
-    rov, bas, store, base, truth = _sim_pair(3, 40)
+    rov, bas, store, base, _truth = _sim_pair(3, 40)
     res = solve_baseline(rov, bas, store, base, RTKOptions(mode="kinematic"))
     assert res.info["iono"] == "ignored"
     assert res.fix_rate() >= 0.95
@@ -198,14 +204,33 @@ def test_glonass_float_zero_baseline():
     from vngeonet.positioning.spp import open_orbits
     from vngeonet.rinex.obs import read_obs
 
-    full = read_obs(data_path("nav-solutions-data/CRNX/V3/ESBC00DNK_R_20201770000_01D_30S_MO.crx.gz"))
+    full = read_obs(
+        data_path("nav-solutions-data/CRNX/V3/ESBC00DNK_R_20201770000_01D_30S_MO.crx.gz")
+    )
     rows = full.epoch_idx < 40
     obs = dataclasses.replace(
-        full, time_gps_s=full.time_gps_s[:40], epoch_flag=full.epoch_flag[:40],
+        full,
+        time_gps_s=full.time_gps_s[:40],
+        epoch_flag=full.epoch_flag[:40],
         clock_offset_s=full.clock_offset_s[:40],
-        **{k: getattr(full, k)[rows] for k in ("epoch_idx", "sat", "sig", "pr_m", "cp_cyc", "dop_hz",
-                                               "cn0_dbhz", "lli", "ssi")})
-    store, _iono, glo = open_orbits([data_path("nav-solutions-data/NAV/V3/ESBC00DNK_R_20201770000_01D_MN.rnx.gz")])
+        **{
+            k: getattr(full, k)[rows]
+            for k in (
+                "epoch_idx",
+                "sat",
+                "sig",
+                "pr_m",
+                "cp_cyc",
+                "dop_hz",
+                "cn0_dbhz",
+                "lli",
+                "ssi",
+            )
+        },
+    )
+    store, _iono, glo = open_orbits(
+        [data_path("nav-solutions-data/NAV/V3/ESBC00DNK_R_20201770000_01D_MN.rnx.gz")]
+    )
     assert glo
     pos = np.asarray(obs.header.approx_pos_ecef_m)
     with_r = solve_baseline(obs, obs, store, pos, RTKOptions(systems="GRE"), glo_channels=glo)

@@ -20,7 +20,11 @@ def _arcs(n_ep=40, ns=4, dt=30.0, seed=3):
     iono = 3.0 + 1e-4 * t[:, None] * rng.uniform(0.5, 1.5, ns)[None, :]
     k2 = (LAM[1] / LAM[0]) ** 2
     ion = np.stack([iono, k2 * iono], axis=2)
-    rate = 2 * 1e-2 * t[:, None] + rng.uniform(-500, 500, ns)[None, :] * 0 + np.gradient(rho, dt, axis=0)
+    rate = (
+        2 * 1e-2 * t[:, None]
+        + rng.uniform(-500, 500, ns)[None, :] * 0
+        + np.gradient(rho, dt, axis=0)
+    )
     amb = rng.integers(-1000, 1000, (ns, 2)).astype(float)
     cp = (rho[..., None] - ion) / LAM + amb + 0.002 / LAM * rng.standard_normal((n_ep, ns, 2))
     pr = rho[..., None] + ion + 0.3 * rng.standard_normal((n_ep, ns, 2))
@@ -37,12 +41,22 @@ def test_clean_arcs_only_start():
     assert np.all(r[0] == slips.NEW)
 
 
-@pytest.mark.parametrize("d1, d2, doppler, expect", [
-    (1, 0, True, slips.GF), (0, 1, True, slips.GF), (6, 0, False, slips.GF | slips.MW),
-    (8, 6, True, slips.DOPPLER),  # GF change 5.7 cm (under 8 cm at 30 s), MW 2 cycles: only the Doppler sees it
-    (9, 7, True, slips.DOPPLER),  # the classic nearly geometry-free pair (3 mm)
-    (20, 20, True, slips.DOPPLER),
-])
+@pytest.mark.parametrize(
+    "d1, d2, doppler, expect",
+    [
+        (1, 0, True, slips.GF),
+        (0, 1, True, slips.GF),
+        (6, 0, False, slips.GF | slips.MW),
+        (
+            8,
+            6,
+            True,
+            slips.DOPPLER,
+        ),  # GF change 5.7 cm (under 8 cm at 30 s), MW 2 cycles: only the Doppler sees it
+        (9, 7, True, slips.DOPPLER),  # the classic nearly geometry-free pair (3 mm)
+        (20, 20, True, slips.DOPPLER),
+    ],
+)
 def test_each_slip_flags_only_that_satellite(d1, d2, doppler, expect):
     t, cp, pr, dop, lli, lam = _arcs()
     if not doppler:
@@ -61,7 +75,7 @@ def test_each_slip_flags_only_that_satellite(d1, d2, doppler, expect):
 def test_doppler_is_per_band():
     t, cp, pr, dop, lli, lam = _arcs()
     cp[25:, 1, 1] += 50  # only L2 of satellite 1, with a code-consistent GF change
-    s, r = slips.detect_slips(t, cp, pr, dop, lli, lam)
+    _s, r = slips.detect_slips(t, cp, pr, dop, lli, lam)
     assert r[25, 1, 1] & slips.DOPPLER
     assert not (r[25, 1, 0] & slips.DOPPLER)
 
@@ -80,7 +94,7 @@ def test_lli_and_gap():
 def test_backward_time_order():
     t, cp, pr, dop, lli, lam = _arcs()
     cp[20:, 2, 0] += 3
-    s, r = slips.detect_slips(t[::-1], cp[::-1], pr[::-1], dop[::-1], lli[::-1], lam)
+    s, _r = slips.detect_slips(t[::-1], cp[::-1], pr[::-1], dop[::-1], lli[::-1], lam)
     # reversed: the arc changes between original epochs 20 and 19
     assert s[len(t) - 20, 2].any()
     assert s.sum() == 8 + 2
@@ -96,5 +110,5 @@ def test_real_pair_no_false_geometry_free_or_mw_slips():
     b = read_obs(data_path("rtklib/rinex/30400920.05o"))
     p = prepare(r, b, np.zeros(3), RTKOptions())
     for w in (p.r, p.b):
-        s, reason = slips.detect_slips(p.t, w["cp"], w["pr"], w["dop"], w["lli"], p.lam)
+        _s, reason = slips.detect_slips(p.t, w["cp"], w["pr"], w["dop"], w["lli"], p.lam)
         assert not np.any(reason & (slips.GF | slips.MW))

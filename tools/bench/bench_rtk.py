@@ -45,8 +45,11 @@ QUOTED = {"static": 1100.0, "kinematic": 700.0}
 
 
 def _find_rtklib(arg):
-    for cand in [arg, os.environ.get("RNX2RTKP")] + sorted(glob.glob("/tmp/*/app/consapp/rnx2rtkp/gcc/rnx2rtkp")) \
-            + sorted(glob.glob("/tmp/**/rnx2rtkp", recursive=True)):
+    for cand in (
+        [arg, os.environ.get("RNX2RTKP")]
+        + sorted(glob.glob("/tmp/*/app/consapp/rnx2rtkp/gcc/rnx2rtkp"))
+        + sorted(glob.glob("/tmp/**/rnx2rtkp", recursive=True))
+    ):
         if cand and os.path.isfile(cand) and os.access(cand, os.X_OK):
             return cand
     return None
@@ -56,7 +59,7 @@ def _timed(cmd, repeat):
     best, out = float("inf"), None
     for _ in range(repeat):
         t0 = time.perf_counter()
-        p = subprocess.run(cmd, capture_output=True, text=True)
+        p = subprocess.run(cmd, capture_output=True, text=True, check=False)
         dt = time.perf_counter() - t0
         if p.returncode not in (0, 3):
             raise RuntimeError(f"{cmd[0]} failed ({p.returncode}): {p.stderr[-500:]}")
@@ -65,8 +68,21 @@ def _timed(cmd, repeat):
 
 
 def _ours(rover, base, navs, base_pos, mode, out_pos, repeat):
-    cmd = [sys.executable, "-m", "vngeonet", "baseline", rover, base, *navs,
-           "--base-pos=" + ",".join(f"{v:.4f}" for v in base_pos), "--mode", mode, "--out", out_pos, "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vngeonet",
+        "baseline",
+        rover,
+        base,
+        *navs,
+        "--base-pos=" + ",".join(f"{v:.4f}" for v in base_pos),
+        "--mode",
+        mode,
+        "--out",
+        out_pos,
+        "--json",
+    ]
     dt, p = _timed(cmd, repeat)
     recs = [json.loads(x) for x in p.stdout.splitlines()]
     epochs = [r for r in recs if not r.get("final")]
@@ -81,14 +97,33 @@ def _ours(rover, base, navs, base_pos, mode, out_pos, repeat):
 
 
 def _rtklib(exe, rover, base, navs, base_pos, mode, out_pos, repeat, systems="G"):
-    cmd = [exe, "-p", "3" if mode == "static" else "2", "-f", "2", "-sys", systems, "-e", "-r",
-           *[f"{v:.4f}" for v in base_pos], "-o", out_pos, rover, base, *navs]
+    cmd = [
+        exe,
+        "-p",
+        "3" if mode == "static" else "2",
+        "-f",
+        "2",
+        "-sys",
+        systems,
+        "-e",
+        "-r",
+        *[f"{v:.4f}" for v in base_pos],
+        "-o",
+        out_pos,
+        rover,
+        base,
+        *navs,
+    ]
     dt, _p = _timed(cmd, repeat)
-    rows = [ln.split() for ln in Path(out_pos).read_text().splitlines() if ln and not ln.startswith("%")]
+    rows = [
+        ln.split() for ln in Path(out_pos).read_text().splitlines() if ln and not ln.startswith("%")
+    ]
     q = np.array([int(r[5]) for r in rows]) if rows else np.zeros(0, int)
     xyz = np.array([[float(v) for v in r[2:5]] for r in rows]) if rows else np.zeros((0, 3))
     sel = xyz[q == 1] if (q == 1).any() else xyz
-    length = float(np.linalg.norm(sel.mean(axis=0) - np.array(base_pos))) if len(sel) else float("nan")
+    length = (
+        float(np.linalg.norm(sel.mean(axis=0) - np.array(base_pos))) if len(sel) else float("nan")
+    )
     if mode == "static" and len(xyz):
         length = float(np.linalg.norm(xyz[-1] - np.array(base_pos)))
     return dt, len(rows), int((q == 1).sum()), length
@@ -105,15 +140,23 @@ def _write_sim(tmp: Path, n_epochs: int, km: float, dt_s: float):
     base = coords.llh_to_ecef(np.radians([21.0, 105.8, 0.0]) + [0, 0, 20.0])
     rot = coords.enu_rotation(np.radians(21.0), np.radians(105.8))
     rover = base + rot.T @ np.array([0.6 * km * 1e3, 0.8 * km * 1e3, 40.0])
-    sim = NetworkSimulator([SimStation("BASE", tuple(base)), SimStation("ROVR", tuple(rover))], SimOptions(seed=7))
+    sim = NetworkSimulator(
+        [SimStation("BASE", tuple(base)), SimStation("ROVR", tuple(rover))], SimOptions(seed=7)
+    )
     eps = [sim.epoch(t0 + dt_s * k) for k in range(n_epochs)]
     paths = {}
     for sid, pos in (("ROVR", rover), ("BASE", base)):
         obs = [e[sid] for e in eps]
         keys = {(s[0], g) for o in obs[:5] for s, g in zip(o.sat, o.sig)}
         types = writer.obs_types_from(keys)
-        h = writer.ObsHeader(marker_name=sid, approx_pos_ecef_m=tuple(pos), obs_types=types,
-                             interval_s=dt_s, first_obs=obs[0].time, leap_s=18)
+        h = writer.ObsHeader(
+            marker_name=sid,
+            approx_pos_ecef_m=tuple(pos),
+            obs_types=types,
+            interval_s=dt_s,
+            first_obs=obs[0].time,
+            leap_s=18,
+        )
         p = tmp / f"{sid.lower()}.obs"
         p.write_text(writer.format_obs_header(h) + writer.format_epochs(obs, types))
         paths[sid] = str(p)
@@ -128,7 +171,9 @@ def _write_sim(tmp: Path, n_epochs: int, km: float, dt_s: float):
 def _row(name, mode, ours, peer, quoted):
     dt, n, nfix, length = ours
     eps = n / dt
-    line = f"{name:<28s} {mode:<9s} ours {eps:8.0f} ep/s ({dt:5.2f} s, fix {nfix}/{n}, {length:.4f} m)"
+    line = (
+        f"{name:<28s} {mode:<9s} ours {eps:8.0f} ep/s ({dt:5.2f} s, fix {nfix}/{n}, {length:.4f} m)"
+    )
     if peer is not None:
         pdt, pn, pfix, plen = peer
         line += f" | RTKLIB {pn / pdt:8.0f} ep/s ({pdt:5.2f} s, fix {pfix}/{pn}, {plen:.4f} m) ratio {eps / (pn / pdt):.2f}"
@@ -140,27 +185,45 @@ def _row(name, mode, ours, peer, quoted):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rtklib", help="path of rnx2rtkp")
-    ap.add_argument("--sim-epochs", type=int, default=1800, help="simulated epochs (1 Hz), default 1800")
+    ap.add_argument(
+        "--sim-epochs", type=int, default=1800, help="simulated epochs (1 Hz), default 1800"
+    )
     ap.add_argument("--sim-km", type=float, default=10.0)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args(argv)
     exe = _find_rtklib(args.rtklib)
-    print(f"peer: {exe or 'not found - quoted RTKLIB figures'}; machine load {os.getloadavg()[0]:.2f}")
+    print(
+        f"peer: {exe or 'not found - quoted RTKLIB figures'}; machine load {os.getloadavg()[0]:.2f}"
+    )
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
         d = DATA / "rtklib" / "rinex"
-        real = (str(d / "07590920.05o"), str(d / "30400920.05o"), [str(d / "07590920.05n"), str(d / "30400920.05n")])
+        real = (
+            str(d / "07590920.05o"),
+            str(d / "30400920.05o"),
+            [str(d / "07590920.05n"), str(d / "30400920.05n")],
+        )
         for mode in ("static", "kinematic"):
             ours = _ours(*real, BASE_3040, mode, str(tmp / "o.pos"), args.repeat)
-            peer = _rtklib(exe, *real, BASE_3040, mode, str(tmp / "r.pos"), args.repeat) if exe else None
+            peer = (
+                _rtklib(exe, *real, BASE_3040, mode, str(tmp / "r.pos"), args.repeat)
+                if exe
+                else None
+            )
             _row("0759-3040 30 s 3.3 km G", mode, ours, peer, QUOTED["static"])
         t0 = time.perf_counter()
         rover, base, navs, base_pos, truth = _write_sim(tmp, args.sim_epochs, args.sim_km, 1.0)
-        print(f"simulated pair written ({args.sim_epochs} epochs, {time.perf_counter() - t0:.1f} s); "
-              f"true baseline {np.linalg.norm(np.subtract(truth, base_pos)):.4f} m")
+        print(
+            f"simulated pair written ({args.sim_epochs} epochs, {time.perf_counter() - t0:.1f} s); "
+            f"true baseline {np.linalg.norm(np.subtract(truth, base_pos)):.4f} m"
+        )
         for mode in ("kinematic", "static"):
             ours = _ours(rover, base, navs, base_pos, mode, str(tmp / "o.pos"), 1)
-            peer = _rtklib(exe, rover, base, navs, base_pos, mode, str(tmp / "r.pos"), 1, "G,E,C") if exe else None
+            peer = (
+                _rtklib(exe, rover, base, navs, base_pos, mode, str(tmp / "r.pos"), 1, "G,E,C")
+                if exe
+                else None
+            )
             _row(f"sim 1 Hz GEC {args.sim_km:.0f} km", mode, ours, peer, QUOTED["kinematic"])
     return 0
 

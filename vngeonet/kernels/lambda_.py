@@ -67,15 +67,15 @@ def ltdl(Q):
         if not D[i] > 0.0:
             raise ValueError("Q is not positive definite")
         a = np.sqrt(D[i])
-        L[i, :i + 1] = A[i, :i + 1] / a
+        L[i, : i + 1] = A[i, : i + 1] / a
         for j in range(i):
-            A[j, :j + 1] -= L[i, :j + 1] * L[i, j]
-        L[i, :i + 1] /= L[i, i]
+            A[j, : j + 1] -= L[i, : j + 1] * L[i, j]
+        L[i, : i + 1] /= L[i, i]
     return L, D
 
 
 def _gauss(L, Z, i, j):
-    n = L.shape[0]
+    L.shape[0]
     mu = _round(L[i, j])
     if mu != 0.0:
         L[i:, j] -= mu * L[i:, i]
@@ -83,7 +83,7 @@ def _gauss(L, Z, i, j):
 
 
 def _perm(L, D, j, delta, Z):
-    n = L.shape[0]
+    L.shape[0]
     eta = D[j] / delta
     lam = D[j + 1] * L[j + 1, j] / delta
     D[j] = eta * D[j + 1]
@@ -93,7 +93,7 @@ def _perm(L, D, j, delta, Z):
     L[j, :j] = -L[j + 1, j] * a0 + a1
     L[j + 1, :j] = eta * a0 + lam * a1
     L[j + 1, j] = lam
-    L[j + 2:, [j, j + 1]] = L[j + 2:, [j + 1, j]]
+    L[j + 2 :, [j, j + 1]] = L[j + 2 :, [j + 1, j]]
     Z[:, [j, j + 1]] = Z[:, [j + 1, j]]
 
 
@@ -185,7 +185,7 @@ def search(zs, L, D, m):
             if k != 0:
                 k -= 1
                 dist[k] = newdist
-                S[k, :k + 1] = S[k + 1, :k + 1] + (z[k + 1] - zb[k + 1]) * L[k + 1, :k + 1]
+                S[k, : k + 1] = S[k + 1, : k + 1] + (z[k + 1] - zb[k + 1]) * L[k + 1, : k + 1]
                 zb[k] = zs[k] + float(S[k, k])
                 z[k] = _round(zb[k])
                 y = zb[k] - z[k]

@@ -79,11 +79,20 @@ def ratio_threshold(n: int) -> float:
 def bootstrap_success(D) -> float:
     """Bootstrapped success rate ``prod(2 Phi(1 / (2 sqrt(d_i))) - 1)`` of conditional variances ``D``."""
     d = np.asarray(D, dtype=np.float64)
-    return float(np.prod([math.erf(1.0 / (2.0 * math.sqrt(2.0 * v))) for v in d])) if d.size else 1.0
+    return (
+        float(np.prod([math.erf(1.0 / (2.0 * math.sqrt(2.0 * v))) for v in d])) if d.size else 1.0
+    )
 
 
-def resolve(a, Q, par: bool = True, min_fixed: int = 4, min_success: float = 0.99,
-            ratio_fn=ratio_threshold, impl: str | None = None) -> AmbiguityFix:
+def resolve(
+    a,
+    Q,
+    par: bool = True,
+    min_fixed: int = 4,
+    min_success: float = 0.99,
+    ratio_fn=ratio_threshold,
+    impl: str | None = None,
+) -> AmbiguityFix:
     """Fix float ambiguities ``a`` (n,) with covariance ``Q`` (n, n), cycles.
 
     Parameters
@@ -119,7 +128,7 @@ def resolve(a, Q, par: bool = True, min_fixed: int = 4, min_success: float = 0.9
     zs = Z.T @ a
     ratio, thr = 0.0, ratio_fn(n)
     last = n - min(n, min_fixed) if par else 0
-    for k in range(0, last + 1):
+    for k in range(last + 1):
         p = n - k
         ps = bootstrap_success(D[k:])
         if k > 0 and ps < min_success:

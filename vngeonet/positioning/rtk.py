@@ -193,14 +193,26 @@ class EpochStack:
 def stack_epochs(epochs) -> EpochStack:
     """Concatenate observation epochs (live streams, the simulator) into an :class:`EpochStack`."""
     eps = list(epochs)
-    cat = (lambda name, dt: np.concatenate([getattr(e, name) for e in eps]).astype(dt)
-           if eps else np.zeros(0, dt))
-    idx = np.concatenate([np.full(len(e.sat), i, np.int32) for i, e in enumerate(eps)]) if eps else \
-        np.zeros(0, np.int32)
-    return EpochStack(np.array([e.time.seconds for e in eps], np.float64),
-                      np.array([e.flag for e in eps], np.uint8), idx, cat("sat", "<U3"), cat("sig", "<U2"),
-                      cat("pr_m", np.float64), cat("cp_cyc", np.float64), cat("dop_hz", np.float64),
-                      cat("cn0_dbhz", np.float64), cat("lli", np.uint8))
+    cat = lambda name, dt: (
+        np.concatenate([getattr(e, name) for e in eps]).astype(dt) if eps else np.zeros(0, dt)
+    )
+    idx = (
+        np.concatenate([np.full(len(e.sat), i, np.int32) for i, e in enumerate(eps)])
+        if eps
+        else np.zeros(0, np.int32)
+    )
+    return EpochStack(
+        np.array([e.time.seconds for e in eps], np.float64),
+        np.array([e.flag for e in eps], np.uint8),
+        idx,
+        cat("sat", "<U3"),
+        cat("sig", "<U2"),
+        cat("pr_m", np.float64),
+        cat("cp_cyc", np.float64),
+        cat("dop_hz", np.float64),
+        cat("cn0_dbhz", np.float64),
+        cat("lli", np.uint8),
+    )
 
 
 @dataclass(eq=False)
@@ -231,10 +243,18 @@ def _wide(obs, rows_ep, sat_index, lut, n_ep, ns, nf):
     """Per (epoch, satellite, band) arrays of the best signal with phase and code."""
     code = np.char.add(np.asarray(obs.sat, "<U3").astype("<U1"), np.asarray(obs.sig, "<U2"))
     uc, inv = np.unique(code, return_inverse=True)
-    keys = np.array([lut.get((c[0], c[1:]), (-1, 99)) for c in uc], np.int64).reshape(-1, 2)[inv.ravel()]
+    keys = np.array([lut.get((c[0], c[1:]), (-1, 99)) for c in uc], np.int64).reshape(-1, 2)[
+        inv.ravel()
+    ]
     us, inv_s = np.unique(np.asarray(obs.sat, "<U3"), return_inverse=True)
     k = np.array([sat_index.get(x, -1) for x in us], np.int64)[inv_s.ravel()]
-    ok = (rows_ep >= 0) & (k >= 0) & (keys[:, 0] >= 0) & np.isfinite(obs.cp_cyc) & np.isfinite(obs.pr_m)
+    ok = (
+        (rows_ep >= 0)
+        & (k >= 0)
+        & (keys[:, 0] >= 0)
+        & np.isfinite(obs.cp_cyc)
+        & np.isfinite(obs.pr_m)
+    )
     idx = np.flatnonzero(ok)
     cell = (rows_ep[idx].astype(np.int64) * ns + k[idx]) * nf + keys[idx, 0]
     order = np.lexsort((keys[idx, 1], cell))
@@ -243,8 +263,12 @@ def _wide(obs, rows_ep, sat_index, lut, n_ep, ns, nf):
     first[1:] = cell[1:] != cell[:-1]
     cell, idx = cell[first], idx[first]
     out = {}
-    for name, src, fill in (("pr", obs.pr_m, np.nan), ("cp", obs.cp_cyc, np.nan),
-                            ("dop", obs.dop_hz, np.nan), ("lli", obs.lli, 0)):
+    for name, src, fill in (
+        ("pr", obs.pr_m, np.nan),
+        ("cp", obs.cp_cyc, np.nan),
+        ("dop", obs.dop_hz, np.nan),
+        ("lli", obs.lli, 0),
+    ):
         a = np.full(n_ep * ns * nf, fill, dtype=np.uint8 if name == "lli" else np.float64)
         a[cell] = src[idx]
         out[name] = a.reshape(n_ep, ns, nf)
@@ -270,8 +294,18 @@ def prepare(rover, base, base_pos, opt: RTKOptions, spp_pos=None, glo_channels=N
     base_map = np.full(len(tb), -1, np.int64)
     base_map[j[has_base]] = np.flatnonzero(has_base)
     sigs = np.unique(rover.sig)
-    sats = np.array(sorted({s for s in np.unique(rover.sat) if s[0] in opt.systems and
-                            (s[0] != "R" or s in glo) and any((s[0], g) in lut for g in sigs)}), dtype="<U3")
+    sats = np.array(
+        sorted(
+            {
+                s
+                for s in np.unique(rover.sat)
+                if s[0] in opt.systems
+                and (s[0] != "R" or s in glo)
+                and any((s[0], g) in lut for g in sigs)
+            }
+        ),
+        dtype="<U3",
+    )
     ns, nf, n_ep = len(sats), opt.nfreq, len(t)
     sat_index = {s: i for i, s in enumerate(sats)}
     r = _wide(rover, np.asarray(rover.epoch_idx, np.int64), sat_index, lut, n_ep, ns, nf)
@@ -279,11 +313,15 @@ def prepare(rover, base, base_pos, opt: RTKOptions, spp_pos=None, glo_channels=N
     lam = np.full((ns, nf), np.nan)
     for i, s in enumerate(sats):
         for f, (band, _p) in enumerate(BANDS[s[0]][:nf]):
-            lam[i, f] = C_MPS / frequency_hz(s[0], band + _p[0], glo.get(s) if s[0] == "R" else None)
+            lam[i, f] = C_MPS / frequency_hz(
+                s[0], band + _p[0], glo.get(s) if s[0] == "R" else None
+            )
     kappa = (lam / lam[:, :1]) ** 2
     sysl = np.array([s[0] for s in sats])
     spp = np.full((n_ep, 3), np.nan) if spp_pos is None else np.asarray(spp_pos, np.float64)
-    return _Pair(t, sats, sysl, lam, kappa, r, b, has_base, spp, np.asarray(base_pos, np.float64), t_base)
+    return _Pair(
+        t, sats, sysl, lam, kappa, r, b, has_base, spp, np.asarray(base_pos, np.float64), t_base
+    )
 
 
 def _sat_positions(pair: _Pair, w: dict, rx: np.ndarray, store, t_tag):
@@ -300,7 +338,9 @@ def _sat_positions(pair: _Pair, w: dict, rx: np.ndarray, store, t_tag):
     tau = np.linalg.norm(pos - rxe, axis=1) / C_MPS
     ang = OMEGA_E_RADPS * tau
     ca, sa = np.cos(ang), np.sin(ang)
-    rot = np.stack([ca * pos[:, 0] + sa * pos[:, 1], -sa * pos[:, 0] + ca * pos[:, 1], pos[:, 2]], 1)
+    rot = np.stack(
+        [ca * pos[:, 0] + sa * pos[:, 1], -sa * pos[:, 0] + ca * pos[:, 1], pos[:, 2]], 1
+    )
     out = np.full((n_ep, ns, 3), np.nan)
     out[e, k] = rot
     return out
@@ -330,8 +370,9 @@ def _tropo(sv, rx, t0):
 class _Filter:
     """The EKF over [pos(3), dZ, I(ns), N(ns x nf)] for one processing direction."""
 
-    def __init__(self, pair: _Pair, geo: dict, opt: RTKOptions, est_iono: bool, est_tropo: bool,
-                 bl_km: float):
+    def __init__(
+        self, pair: _Pair, geo: dict, opt: RTKOptions, est_iono: bool, est_tropo: bool, bl_km: float
+    ):
         self.p, self.g, self.o = pair, geo, opt
         ns, nf = len(pair.sats), pair.lam.shape[1]
         self.ns, self.nf = ns, nf
@@ -349,10 +390,11 @@ class _Filter:
         self.up = self.rx_approx / np.linalg.norm(self.rx_approx, axis=1)[:, None]
         self.sd_cp = pair.r["cp"] - pair.b["cp"]
         self.sd_pr = pair.r["pr"] - pair.b["pr"]
-        a2 = opt.phase_sigma_m ** 2
+        a2 = opt.phase_sigma_m**2
         with np.errstate(invalid="ignore"):
-            self.var_sd = (a2 * (1 + 1 / np.maximum(np.sin(geo["el_r"]), 0.1) ** 2)
-                           + a2 * (1 + 1 / np.maximum(np.sin(geo["el_b"]), 0.1) ** 2))
+            self.var_sd = a2 * (1 + 1 / np.maximum(np.sin(geo["el_r"]), 0.1) ** 2) + a2 * (
+                1 + 1 / np.maximum(np.sin(geo["el_b"]), 0.1) ** 2
+            )
         self.nfix = 0
         self.nis_flags = 0
 
@@ -368,15 +410,18 @@ class _Filter:
     def predict(self, e, t, ok, slip, static):
         o, p = self.o, self.p
         if not static or not np.isfinite(self.last_t[0]):
-            x0 = p.spp[e] if np.all(np.isfinite(p.spp[e])) else (
-                self.x[:3] if np.isfinite(self.last_t[0]) else self.g["rx0"])
-            self._reset(np.arange(3), x0, o.pos_sigma_m ** 2)
+            x0 = (
+                p.spp[e]
+                if np.all(np.isfinite(p.spp[e]))
+                else (self.x[:3] if np.isfinite(self.last_t[0]) else self.g["rx0"])
+            )
+            self._reset(np.arange(3), x0, o.pos_sigma_m**2)
         self.last_t[:3] = t
         if self.est_tropo:
             if not np.isfinite(self.last_t[3]):
-                self._reset(np.array([3]), 0.0, 0.3 ** 2)
+                self._reset(np.array([3]), 0.0, 0.3**2)
             else:
-                self.P[3, 3] += o.tropo_rate_mps ** 2 * abs(t - self.last_t[3])
+                self.P[3, 3] += o.tropo_rate_mps**2 * abs(t - self.last_t[3])
             self.last_t[3] = t
         ks = np.flatnonzero(ok.any(axis=1))
         if self.est_iono:
@@ -384,7 +429,7 @@ class _Filter:
             dt = np.abs(t - self.last_t[ii])
             fresh = ~(dt <= o.max_gap_s)
             if fresh.any():
-                self._reset(ii[fresh], 0.0, self.iono0 ** 2)
+                self._reset(ii[fresh], 0.0, self.iono0**2)
             self.P[ii[~fresh], ii[~fresh]] += self.iono_q * dt[~fresh]
             self.last_t[ii] = t
         k, f = np.nonzero(ok)
@@ -396,9 +441,9 @@ class _Filter:
             lam = p.lam[kn, fn]
             sd_cp = lam * (p.r["cp"][e, kn, fn] - p.b["cp"][e, kn, fn])
             sd_pr = p.r["pr"][e, kn, fn] - p.b["pr"][e, kn, fn]
-            self._reset(ia[new], (sd_cp - sd_pr) / lam, o.amb_sigma_cyc ** 2)
+            self._reset(ia[new], (sd_cp - sd_pr) / lam, o.amb_sigma_cyc**2)
         old = ia[~new]
-        self.P[old, old] += o.amb_rate_cyc ** 2 * dt[~new]
+        self.P[old, old] += o.amb_rate_cyc**2 * dt[~new]
         self.last_t[ia] = t
 
     def pairs(self, e, ok):
@@ -434,11 +479,13 @@ class _Filter:
         geo = rho - g["rho_b"][e] + g["trop_r"][e] * (1.0 - dh / 6500.0) - g["trop_b"][e]
         if self.est_tropo:
             geo = geo + g["mw_r"][e] * x[3]
-        iono = x[4:4 + self.ns] if self.est_iono else np.zeros(self.ns)
+        iono = x[4 : 4 + self.ns] if self.est_iono else np.zeros(self.ns)
         lj, lr, kj, kr = p.lam[j, f], p.lam[r, f], p.kappa[j, f], p.kappa[r, f]
         aj, ar = 4 + self.ns + j * self.nf + f, 4 + self.ns + r * self.nf + f
         cp, pr = self.sd_cp[e], self.sd_pr[e]
-        v_ph = (lj * cp[j, f] - geo[j] + kj * iono[j] - lj * x[aj]) - (lr * cp[r, f] - geo[r] + kr * iono[r] - lr * x[ar])
+        v_ph = (lj * cp[j, f] - geo[j] + kj * iono[j] - lj * x[aj]) - (
+            lr * cp[r, f] - geo[r] + kr * iono[r] - lr * x[ar]
+        )
         v_pr = (pr[j, f] - geo[j] - kj * iono[j]) - (pr[r, f] - geo[r] - kr * iono[r])
         H = np.zeros((2 * m, self.N))
         rows = np.arange(m)
@@ -456,7 +503,7 @@ class _Filter:
         Rph[rows, rows] += vj
         R = np.zeros((2 * m, 2 * m))
         R[:m, :m] = Rph
-        R[m:, m:] = Rph * o.code_phase_ratio ** 2
+        R[m:, m:] = Rph * o.code_phase_ratio**2
         if self.has_glo:
             fac = np.where(p.sys[j] == "R", GLO_CODE_VAR_FACTOR, 1.0)
             R[m:, m:] *= np.sqrt(np.outer(fac, fac))
@@ -488,7 +535,7 @@ class _Filter:
 
 def _epoch(flt: _Filter, e, ok, slip, static):
     """Process one epoch; returns (status, pos, cov, nsat, ratio, ps, n_fixed, flagged)."""
-    p, o = flt.p, flt.o
+    p, _o = flt.p, flt.o
     t = p.t[e]
     flt.predict(e, t, ok, slip, static)
     d = flt.design(e, ok, flt.x)
@@ -546,8 +593,12 @@ def _resolve(flt: _Filter, e, ok, lin):
     jump = float(dpos @ np.linalg.solve(cov + 1e-12 * np.eye(3), dpos))
     # 5 x the chi2(3) 99.9 % point: code errors are time-correlated, the float covariance optimistic
     if (len(z) and z.max() > o.validate_sigma) or jump > 16.27 * 25.0:
-        log.debug("fix rejected at epoch %d: max phase residual %.1f sigma, position jump chi2 %.1f",
-                  e, z.max() if len(z) else 0.0, jump)
+        log.debug(
+            "fix rejected at epoch %d: max phase residual %.1f sigma, position jump chi2 %.1f",
+            e,
+            z.max() if len(z) else 0.0,
+            jump,
+        )
         flt.nfix = 0
         return FixQuality.FLOAT, pos, cov, fix.ratio, fix.success_rate, 0
     flt.nfix += 1
@@ -577,8 +628,13 @@ class _SingleThreadBLAS:
             import glob
             import os
 
-            libs = glob.glob(os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs",
-                                          "libscipy_openblas*"))
+            libs = glob.glob(
+                os.path.join(
+                    os.path.dirname(os.path.dirname(np.__file__)),
+                    "numpy.libs",
+                    "libscipy_openblas*",
+                )
+            )
             try:
                 lib = ctypes.CDLL(libs[0]) if libs else None
                 if lib is not None:
@@ -608,15 +664,31 @@ def _geometry(pair: _Pair, store, rx_approx):
     el_b, trop_b, _ = _tropo(sv_b, pair.base, t0)
     el_r, trop_r, mw_r = _tropo(sv_r, rx_approx, t0)
     rho_b = np.linalg.norm(sv_b - pair.base, axis=2)
-    return dict(sv_r=sv_r, sv_b=sv_b, el_b=el_b, el_r=el_r, trop_b=trop_b, trop_r=trop_r,
-                mw_r=mw_r, rho_b=rho_b, rx=rx_approx, rx0=rx_approx if rx_approx.ndim == 1 else np.nanmedian(rx_approx, 0))
+    return {
+        "sv_r": sv_r,
+        "sv_b": sv_b,
+        "el_b": el_b,
+        "el_r": el_r,
+        "trop_b": trop_b,
+        "trop_r": trop_r,
+        "mw_r": mw_r,
+        "rho_b": rho_b,
+        "rx": rx_approx,
+        "rx0": rx_approx if rx_approx.ndim == 1 else np.nanmedian(rx_approx, 0),
+    }
 
 
 def _usable(pair: _Pair, geo, opt):
     m = math.radians(opt.elev_mask_deg)
     el_ok = (geo["el_r"] >= m) & (geo["el_b"] >= m)
-    ok = (np.isfinite(pair.r["cp"]) & np.isfinite(pair.b["cp"]) & np.isfinite(pair.r["pr"])
-          & np.isfinite(pair.b["pr"]) & el_ok[..., None] & pair.has_base[:, None, None])
+    ok = (
+        np.isfinite(pair.r["cp"])
+        & np.isfinite(pair.b["cp"])
+        & np.isfinite(pair.r["pr"])
+        & np.isfinite(pair.b["pr"])
+        & el_ok[..., None]
+        & pair.has_base[:, None, None]
+    )
     return ok
 
 
@@ -627,8 +699,9 @@ def _slips(pair: _Pair, order):
         if order[0] > order[-1] if len(order) > 1 else False:
             # backward: a loss of lock flagged at epoch k starts a new arc at k-1
             lli = np.concatenate([lli[1:], np.zeros_like(lli[:1])])
-        s, _r = detect_slips(pair.t[order], w["cp"][order], w["pr"][order], w["dop"][order],
-                             lli[order], pair.lam)
+        s, _r = detect_slips(
+            pair.t[order], w["cp"][order], w["pr"][order], w["dop"][order], lli[order], pair.lam
+        )
         out[order] |= s
     return out
 
@@ -642,17 +715,41 @@ def _run(pair, geo, opt, order, est_iono, est_tropo, bl_km, progress=None, done0
     st = np.zeros(n, np.int8)
     pos = np.full((n, 3), np.nan)
     cov = np.full((n, 3, 3), np.nan)
-    nsat, ratio, ps, nfx, flags = (np.zeros(n, np.int64), np.zeros(n), np.zeros(n),
-                                   np.zeros(n, np.int64), np.zeros(n, bool))
+    nsat, ratio, ps, nfx, flags = (
+        np.zeros(n, np.int64),
+        np.zeros(n),
+        np.zeros(n),
+        np.zeros(n, np.int64),
+        np.zeros(n, bool),
+    )
     for i, e in enumerate(order):
         if progress is not None and i % 200 == 0:
             progress(done0 + i, total)
         s, x, c, ns_, r, p_, k, fl = _epoch(flt, e, ok_all[e], slip[e], static)
         if s == FixQuality.SPP and not np.all(np.isfinite(x)):
             s = FixQuality.NONE
-        st[e], pos[e], cov[e], nsat[e], ratio[e], ps[e], nfx[e], flags[e] = s, x, c, ns_, r, p_, k, fl
-    return dict(status=st, pos=pos, cov=cov, nsat=nsat, ratio=ratio, ps=ps, nfix=nfx, flags=flags,
-                filter=flt, ok=ok_all)
+        st[e], pos[e], cov[e], nsat[e], ratio[e], ps[e], nfx[e], flags[e] = (
+            s,
+            x,
+            c,
+            ns_,
+            r,
+            p_,
+            k,
+            fl,
+        )
+    return {
+        "status": st,
+        "pos": pos,
+        "cov": cov,
+        "nsat": nsat,
+        "ratio": ratio,
+        "ps": ps,
+        "nfix": nfx,
+        "flags": flags,
+        "filter": flt,
+        "ok": ok_all,
+    }
 
 
 def _combine(fw, bw):
@@ -672,8 +769,16 @@ def _combine(fw, bw):
     return out
 
 
-def solve_baseline(rover, base, store, base_pos, options: RTKOptions | None = None,
-                   spp_pos=None, progress=None, glo_channels=None) -> RTKResult:
+def solve_baseline(
+    rover,
+    base,
+    store,
+    base_pos,
+    options: RTKOptions | None = None,
+    spp_pos=None,
+    progress=None,
+    glo_channels=None,
+) -> RTKResult:
     """Relative positioning of a rover against a base of known position.
 
     Parameters
@@ -700,7 +805,9 @@ def solve_baseline(rover, base, store, base_pos, options: RTKOptions | None = No
     if spp_pos is None:
         from vngeonet.positioning.spp import SPPOptions, solve_spp
 
-        spp_pos = solve_spp(rover, store, None, SPPOptions(systems=opt.systems, velocity=False)).pos_ecef_m
+        spp_pos = solve_spp(
+            rover, store, None, SPPOptions(systems=opt.systems, velocity=False)
+        ).pos_ecef_m
     pair = prepare(rover, base, base_pos, opt, spp_pos, glo_channels)
     good = np.all(np.isfinite(pair.spp), axis=1)
     if good.any():
@@ -721,19 +828,38 @@ def solve_baseline(rover, base, store, base_pos, options: RTKOptions | None = No
         fw = _run(pair, geo, opt, np.arange(n), est_iono, est_tropo, bl_km, progress, 0, total)
         res = fw
         if two:
-            bw = _run(pair, geo, opt, np.arange(n)[::-1], est_iono, est_tropo, bl_km, progress, n, total)
+            bw = _run(
+                pair, geo, opt, np.arange(n)[::-1], est_iono, est_tropo, bl_km, progress, n, total
+            )
             res = _combine(fw, bw)
     if progress is not None:
         progress(total, total)
     d_rov = _arp(np.zeros(3), rover, base_marker)
     res["pos"] = res["pos"] - d_rov
     final = _static_final(fw, pair, opt, base_marker) if opt.mode == "static" else None
-    info = dict(antenna_delta_rover_ecef_m=d_rov.tolist(),
-                antenna_delta_base_ecef_m=(base_pos - base_marker).tolist(), baseline_km=bl_km, iono="estimated" if est_iono else "ignored",
-                tropo="zenith residual" if est_tropo else "model", n_sats=len(pair.sats),
-                epochs_with_base=int(pair.has_base.sum()))
-    return RTKResult(pair.t, res["status"], res["pos"], res["cov"], res["nsat"], res["ratio"],
-                     res["ps"], res["nfix"], base_marker, opt.mode, final, info)
+    info = {
+        "antenna_delta_rover_ecef_m": d_rov.tolist(),
+        "antenna_delta_base_ecef_m": (base_pos - base_marker).tolist(),
+        "baseline_km": bl_km,
+        "iono": "estimated" if est_iono else "ignored",
+        "tropo": "zenith residual" if est_tropo else "model",
+        "n_sats": len(pair.sats),
+        "epochs_with_base": int(pair.has_base.sum()),
+    }
+    return RTKResult(
+        pair.t,
+        res["status"],
+        res["pos"],
+        res["cov"],
+        res["nsat"],
+        res["ratio"],
+        res["ps"],
+        res["nfix"],
+        base_marker,
+        opt.mode,
+        final,
+        info,
+    )
 
 
 def _arp(marker, obs, near=None):
@@ -756,8 +882,21 @@ def _static_final(fw, pair, opt, base_marker) -> StaticSummary:
     moving = flagged >= 3 and flagged >= 0.05 * max(n, 1)
     if not len(solved):
         nan3 = np.full(3, np.nan)
-        return StaticSummary(FixQuality.NONE, nan3, np.full((3, 3), np.nan), nan3, math.nan, math.nan,
-                             0.0, 0.0, 0, 0, moving, "no epoch solved", flagged)
+        return StaticSummary(
+            FixQuality.NONE,
+            nan3,
+            np.full((3, 3), np.nan),
+            nan3,
+            math.nan,
+            math.nan,
+            0.0,
+            0.0,
+            0,
+            0,
+            moving,
+            "no epoch solved",
+            flagged,
+        )
     e = solved[-1]
     pos, cov = fw["pos"][e], fw["cov"][e]
     bl = pos - base_marker
@@ -767,13 +906,28 @@ def _static_final(fw, pair, opt, base_marker) -> StaticSummary:
     status = FixQuality(int(fw["status"][e]))
     reason = ""
     if moving:
-        reason = (f"receiver moved: {flagged} of {n} epochs reject a fixed position "
-                  "(code double differences); static solution not valid")
+        reason = (
+            f"receiver moved: {flagged} of {n} epochs reject a fixed position "
+            "(code double differences); static solution not valid"
+        )
         log.warning("static baseline: %s", reason)
         status = FixQuality.NONE
     n_amb = int(fw["filter"].amb_transform(e, fw["ok"][e]).shape[0])
-    return StaticSummary(status, pos, cov, bl, length, sd_len, float(fw["ratio"][e]), float(fw["ps"][e]),
-                         n_amb, int(fw["nfix"][e]), moving, reason, flagged)
+    return StaticSummary(
+        status,
+        pos,
+        cov,
+        bl,
+        length,
+        sd_len,
+        float(fw["ratio"][e]),
+        float(fw["ps"][e]),
+        n_amb,
+        int(fw["nfix"][e]),
+        moving,
+        reason,
+        flagged,
+    )
 
 
 def with_options(opt: RTKOptions, **kw) -> RTKOptions:
@@ -782,7 +936,12 @@ def with_options(opt: RTKOptions, **kw) -> RTKOptions:
 
 
 # ----------------------------------------------------------------------------- output
-_Q = {FixQuality.FIX: "fix", FixQuality.FLOAT: "float", FixQuality.SPP: "single", FixQuality.NONE: "none"}
+_Q = {
+    FixQuality.FIX: "fix",
+    FixQuality.FLOAT: "float",
+    FixQuality.SPP: "single",
+    FixQuality.NONE: "none",
+}
 
 
 def _num(v):
@@ -822,17 +981,30 @@ def json_records(res: RTKResult):
         }
     f = res.final
     if f is not None:
-        enu = coords.ecef_to_enu(f.pos_ecef_m, res.base_ecef_m) if np.all(np.isfinite(f.pos_ecef_m)) else [math.nan] * 3
+        enu = (
+            coords.ecef_to_enu(f.pos_ecef_m, res.base_ecef_m)
+            if np.all(np.isfinite(f.pos_ecef_m))
+            else [math.nan] * 3
+        )
         yield {
             "final": True,
-            "time": GPSTime.from_seconds(float(res.time_gps_s[-1])).isoformat() if len(res) else None,
-            "q": _Q[f.status], "ecef_m": [_num(v) for v in f.pos_ecef_m],
-            "nsat": int(res.nsat[-1]) if len(res) else 0, "ratio": _num(f.ratio),
-            "baseline_m": [_num(v) for v in f.baseline_m], "baseline_sd_m": _sd(f.cov_ecef_m2),
+            "time": GPSTime.from_seconds(float(res.time_gps_s[-1])).isoformat()
+            if len(res)
+            else None,
+            "q": _Q[f.status],
+            "ecef_m": [_num(v) for v in f.pos_ecef_m],
+            "nsat": int(res.nsat[-1]) if len(res) else 0,
+            "ratio": _num(f.ratio),
+            "baseline_m": [_num(v) for v in f.baseline_m],
+            "baseline_sd_m": _sd(f.cov_ecef_m2),
             "baseline_enu_m": [_num(v) for v in enu],
-            "length_m": _num(f.length_m), "length_sd_m": _num(f.length_sd_m),
-            "success_rate": _num(f.success_rate), "n_amb": f.n_amb, "n_fixed": f.n_fixed,
-            "moving": bool(f.moving), "reason": f.reason,
+            "length_m": _num(f.length_m),
+            "length_sd_m": _num(f.length_sd_m),
+            "success_rate": _num(f.success_rate),
+            "n_amb": f.n_amb,
+            "n_fixed": f.n_fixed,
+            "moving": bool(f.moving),
+            "reason": f.reason,
         }
 
 

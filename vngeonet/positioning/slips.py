@@ -37,8 +37,17 @@ NEW, LLI, GF, MW, DOPPLER = 1, 2, 4, 8, 16
 REASONS = {NEW: "new", LLI: "lli", GF: "gf", MW: "mw", DOPPLER: "doppler"}
 
 
-def detect_slips(t_s, cp_cyc, pr_m, dop_hz, lli, lam_m, max_gap_s: float = 300.0,
-                 gf_thr_m: float = 0.05, mw_thr_cyc: float = 4.0):
+def detect_slips(
+    t_s,
+    cp_cyc,
+    pr_m,
+    dop_hz,
+    lli,
+    lam_m,
+    max_gap_s: float = 300.0,
+    gf_thr_m: float = 0.05,
+    mw_thr_cyc: float = 4.0,
+):
     """Slip flags and reasons.
 
     Parameters
@@ -74,8 +83,22 @@ def detect_slips(t_s, cp_cyc, pr_m, dop_hz, lli, lam_m, max_gap_s: float = 300.0
         r |= np.where(valid & ((lli[k] & 1) != 0), LLI, 0).astype(np.uint8)
         r |= _doppler(t - last_t, cp, prev, dop_hz[k], lam_m, valid & ~new)
         if nf >= 2:
-            r[:, :2] |= _dual(t, k, cp, pr_m[k], lam_m, valid, new, gf_hist, gf_t, mw_sum, mw_sq, mw_n,
-                       gf_thr_m, mw_thr_cyc)
+            r[:, :2] |= _dual(
+                t,
+                k,
+                cp,
+                pr_m[k],
+                lam_m,
+                valid,
+                new,
+                gf_hist,
+                gf_t,
+                mw_sum,
+                mw_sq,
+                mw_n,
+                gf_thr_m,
+                mw_thr_cyc,
+            )
         reason[k] = r
         last_t[valid] = t
         prev["cp"][valid] = cp[valid]
@@ -116,7 +139,7 @@ def _dual(t, k, cp, pr, lam, valid, new, gf_hist, gf_t, mw_sum, mw_sq, mw_n, gf_
     mw = (cp[:, 0] - cp[:, 1]) - (f1 * pr[:, 0] + f2 * pr[:, 1]) / ((f1 + f2) * lw)
     has_mw = both & np.isfinite(mw)
     mean = np.where(mw_n > 0, mw_sum / np.maximum(mw_n, 1), np.nan)
-    var = np.where(mw_n > 1, mw_sq / np.maximum(mw_n, 1) - mean ** 2, 0.0)
+    var = np.where(mw_n > 1, mw_sq / np.maximum(mw_n, 1) - mean**2, 0.0)
     thr = np.maximum(mw_thr_cyc, np.where(mw_n >= 10, 5.0 * np.sqrt(np.maximum(var, 0.0)), 0.0))
     bad_mw = has_mw & ~restart & (mw_n >= 2) & (np.abs(mw - mean) > thr)
     out[bad_gf] |= GF
