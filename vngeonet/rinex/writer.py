@@ -186,12 +186,17 @@ def _f14_3(v: np.ndarray, block: int = 32768) -> np.ndarray:
     return np.concatenate([_f14_3_block(v[i:i + block]) for i in range(0, len(v), block)])
 
 
+_DIGITS3 = np.array([list(f"{i:03d}".encode()) for i in range(1000)], dtype=np.uint8)  # (1000, 3)
+_POW10 = 10 ** np.arange(1, 10, dtype=np.int64)
+
+
 def _f14_3_block(v: np.ndarray) -> np.ndarray:
     """Fortran F14.3 text of finite values (-1e9 < v < 1e10) as a (n, 14) uint8 array (vectorised).
 
     Integer and fractional parts are rounded separately (the fraction of a
     float64 is exact), so the text equals C ``printf("%14.3f")`` except, rarely,
-    at exact binary ties, by one unit of the last digit.
+    at exact binary ties, by one unit of the last digit.  Digits come from a
+    table of 3-digit groups; leading zeros are then blanked.
     """
     a = np.abs(v)
     ip = np.floor(a)
@@ -199,21 +204,19 @@ def _f14_3_block(v: np.ndarray) -> np.ndarray:
     carry = fr >= 1000.0
     ip = (ip + carry).astype(np.int64)
     fr = (fr - 1000.0 * carry).astype(np.int64)
-    out = np.full((len(v), 14), 32, dtype=np.uint8)
-    out[:, 13] = 48 + fr % 10
-    out[:, 12] = 48 + (fr // 10) % 10
-    out[:, 11] = 48 + fr // 100
+    n = len(v)
+    out = np.empty((n, 14), dtype=np.uint8)
+    out[:, 0] = 48 + ip // 1_000_000_000
+    out[:, 1:4] = _DIGITS3[(ip // 1_000_000) % 1000]
+    out[:, 4:7] = _DIGITS3[(ip // 1000) % 1000]
+    out[:, 7:10] = _DIGITS3[ip % 1000]
     out[:, 10] = 46  # "."
-    ndig = np.ones(len(v), dtype=np.int64)
-    p10 = 1
-    for k in range(10):
-        present = (ip >= p10) | (k == 0)
-        out[:, 9 - k] = np.where(present, 48 + (ip // p10) % 10, 32)
-        if k:
-            ndig += present
-        p10 *= 10
+    out[:, 11:14] = _DIGITS3[fr]
+    ndig = 1 + np.searchsorted(_POW10, ip, side="right")
+    lead = 10 - ndig
+    out[:, :10][np.arange(10)[None, :] < lead[:, None]] = 32
     rows = np.nonzero(np.signbit(v))[0]
-    out[rows, 9 - ndig[rows]] = 45  # "-"
+    out[rows, lead[rows] - 1] = 45  # "-"
     return out
 
 
