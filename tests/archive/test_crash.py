@@ -121,3 +121,25 @@ def test_kill_at_random_moments(recording, tmp_path, trial):
     if "30S" in per_rate:
         got30 = set(np.round(np.concatenate(per_rate["30S"]), 3))
         assert {round(t, 3) for t in must if t % 30 == 0} <= got30
+
+
+def test_sigterm_closes_files_under_final_names(recording, tmp_path):
+    root = tmp_path / "archive"
+    cfg = tmp_path / "CRSH.toml"
+    cfg.write_text(STATION.format(path=recording, root=root, flush=FLUSH_S))
+    proc = subprocess.Popen([sys.executable, "-m", "vngeonet", "record", str(cfg), "--no-reconnect",
+                             "--log-epochs", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            cwd=REPO, text=True)
+    try:
+        for line in proc.stdout:
+            if line.startswith("EPOCH "):
+                break
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+    assert not list(root.rglob("*.part"))
+    files = sorted(root.rglob("*_MO.crx.gz"))
+    assert files and all(len(read_obs(f).time_gps_s) > 0 for f in files)

@@ -55,11 +55,18 @@ def _make_source(cfg, args):
 
 async def _record(configs, args) -> int:
     import asyncio
+    import signal
     import time
 
     from vngeonet.archive.recorder import StationRecorder
 
     stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):  # graceful stop: close every file under its final name
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
     recs = []
     for cfg in configs:
         on_epoch = (lambda ep, sid=cfg.id: print(f"EPOCH {sid} {ep.time.seconds:.3f}", flush=True)) \
@@ -71,10 +78,11 @@ async def _record(configs, args) -> int:
     tasks = [asyncio.ensure_future(r.run(stop=stop)) for r in recs]
     status_task = None if args.quiet or args.log_epochs else asyncio.ensure_future(_status(recs))
     try:
-        if args.duration is not None:
-            await asyncio.wait(tasks, timeout=args.duration)
-        else:
-            await asyncio.wait(tasks)
+        stopper = asyncio.ensure_future(stop.wait())
+        everything = asyncio.ensure_future(asyncio.wait(tasks))
+        await asyncio.wait([everything, stopper], timeout=args.duration, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        everything.cancel()
     finally:
         stop.set()
         await asyncio.wait(tasks, timeout=10)
