@@ -240,3 +240,27 @@ def test_glonass_float_zero_baseline():
     assert np.abs(with_r.baseline_m).max() < 1e-3
     # only GPS and Galileo ambiguities are fixed
     assert (with_r.n_fixed == without.n_fixed).all()
+
+
+def test_antex_receiver_antenna_models(pair, static_real):
+    """Same antenna at both ends: ANTEX changes nothing; a rover labelled LEIAR25 (L1/L2 phase
+    centres 63/43 mm higher than TRM29659.00's) puts the rover marker that much lower."""
+    from vngeonet.positioning.rtk import read_antex
+
+    rov, bas, store, spp = pair
+    atx = data_path("rtklib/igs05.atx")
+    models = read_antex(atx, ["TRM29659.00", "LEIAR25         NONE", "NO SUCH ANT"])
+    assert set(models) == {"TRM29659.00", "LEIAR25         NONE"}
+    assert models["TRM29659.00"].pco_enu_m["G01"][2] == pytest.approx(0.09195)
+    same = solve_baseline(
+        rov, bas, store, BASE_MAKEFILE, RTKOptions(mode="static"), spp_pos=spp, antex=atx
+    )
+    assert np.abs(same.final.baseline_m - static_real.final.baseline_m).max() < 0.001
+    assert same.info["antennas"]["model"]["rover"] == "TRM29659.00 NONE"
+    leica = dataclasses.replace(rov, header=dataclasses.replace(rov.header, antenna_type="LEIAR25"))
+    other = solve_baseline(
+        leica, bas, store, BASE_MAKEFILE, RTKOptions(mode="static"), spp_pos=spp, antex=atx
+    ).final
+    assert other.status == FixQuality.FIX
+    d_enu = coords.ecef_to_enu(other.pos_ecef_m, static_real.final.pos_ecef_m)
+    assert -0.065 < d_enu[2] < -0.04 and np.hypot(d_enu[0], d_enu[1]) < 0.005

@@ -45,6 +45,11 @@ def register(subparsers) -> None:
         choices=("auto", "model", "est"),
         help="troposphere: auto (model below 5 km, + zenith residual above), model, est",
     )
+    p.add_argument(
+        "--antex",
+        metavar="FILE.atx",
+        help="apply receiver antenna PCO/PCV of the header antenna types from this ANTEX file",
+    )
     p.add_argument("--no-ar", action="store_true", help="float solution only")
     p.add_argument(
         "--no-hold", action="store_true", help="kinematic: do not hold fixed ambiguities"
@@ -123,6 +128,7 @@ def main(args) -> int:
         base_pos,
         opt,
         glo_channels=glo,
+        antex=args.antex,
         progress=_progress_bar() if n > 2000 else None,
     )
     if args.out:

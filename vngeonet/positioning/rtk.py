@@ -347,23 +347,121 @@ def _sat_positions(pair: _Pair, w: dict, rx: np.ndarray, store, t_tag):
 
 
 def _tropo(sv, rx, t0):
-    """Elevation (rad), a-priori slant troposphere (m) and wet mapping for a receiver."""
+    """Elevation and azimuth (rad), a-priori slant troposphere (m) and wet mapping for a receiver."""
     n_ep, ns, _ = sv.shape
     rxe = np.broadcast_to(rx.reshape(-1, 1, 3) if rx.ndim == 2 else rx, sv.shape)
     ok = np.all(np.isfinite(sv), axis=2) & np.all(np.isfinite(rxe), axis=2)
     el = np.full((n_ep, ns), np.nan)
+    az = np.full((n_ep, ns), np.nan)
     trop = np.zeros((n_ep, ns))
     mw = np.zeros((n_ep, ns))
     if not ok.any():
-        return el, trop, mw
+        return el, trop, mw, az
     flat_rx, flat_sv = rxe[ok], sv[ok]
     llh = coords.ecef_to_llh(flat_rx)
-    _az, e = coords.az_el(flat_rx, flat_sv)
+    a, e = coords.az_el(flat_rx, flat_sv)
     doy = GPSTime.from_seconds(t0).to_datetime().timetuple().tm_yday
     d, _v = tropo_delay(e, llh[:, 0], llh[:, 2], doy)
     _mh, m_w = niell(np.maximum(e, 0.05), llh[:, 0], llh[:, 2], doy)
-    el[ok], trop[ok], mw[ok] = e, d, m_w
-    return el, trop, mw
+    el[ok], trop[ok], mw[ok], az[ok] = e, d, m_w, a
+    return el, trop, mw, az
+
+
+# ----------------------------------------------------------------------------- antennas
+@dataclass(frozen=True, slots=True, eq=False)
+class AntennaModel:
+    """Receiver antenna phase-centre model of one type from ANTEX (per frequency code "G01").
+
+    ``pco_enu_m[code]`` (3,) offset of the mean phase centre from the ARP (E, N, U);
+    ``pcv_m[code]`` (n,) non-azimuthal variations at zenith angles ``zen_deg`` (n,).
+    """
+
+    name: str
+    pco_enu_m: dict
+    pcv_m: dict
+    zen_deg: np.ndarray
+
+    def correction_m(self, code: str, el_rad, az_rad) -> np.ndarray:
+        """Range correction ``-PCO . e + PCV(z)`` (m) for one frequency (GPS L1/L2 values as fallback)."""
+        if code not in self.pco_enu_m:
+            code = "G01" if code[2] == "1" or "G02" not in self.pco_enu_m else "G02"
+        if code not in self.pco_enu_m:
+            return np.zeros(np.shape(el_rad))
+        ce = np.cos(el_rad)
+        e = np.stack([ce * np.sin(az_rad), ce * np.cos(az_rad), np.sin(el_rad)], axis=-1)
+        pcv = np.interp(90.0 - np.degrees(el_rad), self.zen_deg, self.pcv_m[code])
+        return -(e @ self.pco_enu_m[code]) + pcv
+
+
+def read_antex(path, names) -> dict:
+    """Receiver antenna models for the RINEX header antenna strings ``names`` from an ANTEX 1.4 file.
+
+    A name matches "TYPE RADOME" exactly (radome "NONE" when absent), else the
+    same type with radome NONE.  Satellite antennas are skipped.  Returns
+    ``{name: AntennaModel}`` for the names found.  Reference: ANTEX 1.4 (IGS).
+    """
+    types = {_antenna_key(n)[0] for n in names if n}
+    found, cur, freq = {}, None, ""
+    with open(path, encoding="ascii", errors="replace") as fh:
+        for line in fh:
+            label = line[60:].strip()
+            if label == "TYPE / SERIAL NO":
+                key = (line[0:16].strip(), line[16:20].strip() or "NONE")
+                serial = line[20:40].strip()
+                is_sat = len(serial) == 3 and serial[0].isalpha() and serial[1:].isdigit()
+                cur = (
+                    {"key": key, "pco": {}, "pcv": {}, "zen": None}
+                    if (key[0] in types and not is_sat)
+                    else None
+                )
+            elif cur is None:
+                continue
+            elif label == "ZEN1 / ZEN2 / DZEN":
+                z1, z2, dz = (float(v) for v in line[2:20].split())
+                cur["zen"] = np.arange(z1, z2 + dz / 2, dz)
+            elif label == "START OF FREQUENCY":
+                freq = line[3:6].strip()
+            elif label == "NORTH / EAST / UP":
+                n, e, u = (float(v) for v in line[0:30].split())
+                cur["pco"][freq] = np.array([e, n, u]) / 1000.0
+            elif line[3:8] == "NOAZI":
+                cur["pcv"][freq] = np.array([float(v) for v in line[8:].split()]) / 1000.0
+            elif label == "END OF ANTENNA":
+                k = cur["key"]
+                found[k] = AntennaModel(" ".join(k), cur["pco"], cur["pcv"], cur["zen"])
+                cur = None
+    out = {}
+    for n in names:
+        if n:
+            key = _antenna_key(n)
+            m = found.get(key) or found.get((key[0], "NONE"))
+            if m is not None:
+                out[n] = m
+    return out
+
+
+def _antenna_key(name: str):
+    return (name[0:16].strip(), name[16:20].strip() or "NONE")
+
+
+def _antenna_sd(pair, geo, models: dict, names) -> np.ndarray:
+    """Rover-minus-base antenna range corrections (n_ep, ns, nf), m."""
+    nf = pair.lam.shape[1]
+    corr = np.zeros((len(pair.t), len(pair.sats), nf))
+    for sign, name, el, az in (
+        (1.0, names[0], geo["el_r"], geo["az_r"]),
+        (-1.0, names[1], geo["el_b"], geo["az_b"]),
+    ):
+        model = models.get(name)
+        if model is None:
+            continue
+        for f in range(nf):
+            for sysl in np.unique(pair.sys):
+                k = np.flatnonzero(pair.sys == sysl)
+                code = f"{sysl}0{BANDS[sysl][f][0]}"
+                val = model.correction_m(code, np.nan_to_num(el[:, k]), np.nan_to_num(az[:, k]))
+                corr[:, k, f] += sign * val
+    return corr
 
 
 # ----------------------------------------------------------------------------- filter
@@ -385,6 +483,7 @@ class _Filter:
         self.last_t = np.full(self.N, np.nan)
         self.sys_id = np.unique(pair.sys, return_inverse=True)[1].astype(np.int64)
         self.has_glo = bool(np.any(pair.sys == "R"))
+        self.ant = geo.get("ant")
         rx = np.asarray(geo["rx"], np.float64)
         self.rx_approx = np.broadcast_to(rx, (len(pair.t), 3)) if rx.ndim == 1 else rx
         self.up = self.rx_approx / np.linalg.norm(self.rx_approx, axis=1)[:, None]
@@ -483,6 +582,10 @@ class _Filter:
         lj, lr, kj, kr = p.lam[j, f], p.lam[r, f], p.kappa[j, f], p.kappa[r, f]
         aj, ar = 4 + self.ns + j * self.nf + f, 4 + self.ns + r * self.nf + f
         cp, pr = self.sd_cp[e], self.sd_pr[e]
+        if self.ant is not None:
+            ant = self.ant[e]
+            cp = cp - ant / p.lam
+            pr = pr - ant
         v_ph = (lj * cp[j, f] - geo[j] + kj * iono[j] - lj * x[aj]) - (
             lr * cp[r, f] - geo[r] + kr * iono[r] - lr * x[ar]
         )
@@ -661,8 +764,8 @@ def _geometry(pair: _Pair, store, rx_approx):
     sv_b = _sat_positions(pair, pair.b, pair.base, store, pair.t_base)
     sv_r = _sat_positions(pair, pair.r, rx_approx, store, pair.t)
     t0 = float(pair.t[0]) if len(pair.t) else 0.0
-    el_b, trop_b, _ = _tropo(sv_b, pair.base, t0)
-    el_r, trop_r, mw_r = _tropo(sv_r, rx_approx, t0)
+    el_b, trop_b, _, az_b = _tropo(sv_b, pair.base, t0)
+    el_r, trop_r, mw_r, az_r = _tropo(sv_r, rx_approx, t0)
     rho_b = np.linalg.norm(sv_b - pair.base, axis=2)
     return {
         "sv_r": sv_r,
@@ -673,6 +776,8 @@ def _geometry(pair: _Pair, store, rx_approx):
         "trop_r": trop_r,
         "mw_r": mw_r,
         "rho_b": rho_b,
+        "az_b": az_b,
+        "az_r": az_r,
         "rx": rx_approx,
         "rx0": rx_approx if rx_approx.ndim == 1 else np.nanmedian(rx_approx, 0),
     }
@@ -778,6 +883,7 @@ def solve_baseline(
     spp_pos=None,
     progress=None,
     glo_channels=None,
+    antex=None,
 ) -> RTKResult:
     """Relative positioning of a rover against a base of known position.
 
@@ -794,6 +900,10 @@ def solve_baseline(
     progress : callable(done, total), optional
     glo_channels : dict, optional
         GLONASS frequency channels ``{"R05": k}`` (e.g. from the navigation data).
+    antex : path, optional
+        ANTEX file: receiver antenna PCO + elevation-dependent PCV of the
+        header antenna types are applied (rover and base; GPS L1/L2 values
+        for frequencies the file lacks).
 
     Returns
     -------
@@ -818,6 +928,7 @@ def solve_baseline(
         approx = np.asarray(base_pos, np.float64)
     rx = approx if opt.mode == "static" else np.where(good[:, None], pair.spp, approx)
     geo = _geometry(pair, store, rx)
+    antennas = _apply_antex(antex, rover, base, pair, geo)
     bl_km = float(np.linalg.norm(approx - pair.base)) / 1e3
     est_iono = opt.iono == "est" or (opt.iono == "auto" and bl_km >= opt.iono_auto_km)
     est_tropo = opt.tropo == "est" or (opt.tropo == "auto" and bl_km >= opt.tropo_auto_km)
@@ -845,6 +956,7 @@ def solve_baseline(
         "tropo": "zenith residual" if est_tropo else "model",
         "n_sats": len(pair.sats),
         "epochs_with_base": int(pair.has_base.sum()),
+        "antennas": antennas,
     }
     return RTKResult(
         pair.t,
@@ -860,6 +972,30 @@ def solve_baseline(
         final,
         info,
     )
+
+
+def _apply_antex(antex, rover, base, pair, geo) -> dict:
+    """Put the ANTEX rover-minus-base corrections in ``geo["ant"]``; which models were found."""
+    names = tuple(
+        getattr(getattr(o, "header", None), "antenna_type", "") or "" for o in (rover, base)
+    )
+    if antex is None:
+        return {"rover": names[0], "base": names[1], "model": "none (ARP = phase centre)"}
+    models = read_antex(antex, names)
+    geo["ant"] = _antenna_sd(pair, geo, models, names)
+    for role, n in zip(("rover", "base"), names):
+        if n not in models:
+            log.warning(
+                "antenna %r of the %s not in %s: no phase-centre correction", n, role, antex
+            )
+    return {
+        "rover": names[0],
+        "base": names[1],
+        "model": {
+            role: (models[n].name if n in models else None)
+            for role, n in zip(("rover", "base"), names)
+        },
+    }
 
 
 def _arp(marker, obs, near=None):
