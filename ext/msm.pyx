@@ -4,7 +4,7 @@
 import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport uint8_t, int8_t, int32_t, int64_t, uint64_t
-from libc.math cimport NAN
+from libc.math cimport NAN, rint, fabs, isfinite, isnan
 from libc.string cimport memcpy
 from cpython.ref cimport Py_INCREF
 from cpython.bytes cimport PyBytes_CheckExact, PyBytes_AS_STRING, PyBytes_GET_SIZE
@@ -388,6 +388,195 @@ cdef inline int _put_checked(uint8_t* b, Py_ssize_t* pos, int n, int sgn, int64_
     putu(b, pos[0], n, (<uint64_t>v) & (((<uint64_t>1) << n) - 1))
     pos[0] += n
     return 0
+
+
+# ---------------------------------------------------------------- encoding from observations
+
+cdef inline int64_t _fine_c(double delta, double scale, int bits) noexcept nogil:
+    cdef int64_t lim = ((<int64_t>1) << (bits - 1)) - 1
+    cdef double v = rint(delta / scale)
+    if not isfinite(v) or fabs(v) > lim:
+        return -(lim + 1)
+    return <int64_t>v
+
+
+cdef double _median_c(double* x, int n) noexcept nogil:
+    """Median of x[0..n-1] (n >= 1), sorting x in place; two middle values give (a + b) / 2."""
+    cdef int i, j
+    cdef double v
+    for i in range(1, n):
+        v = x[i]
+        j = i - 1
+        while j >= 0 and x[j] > v:
+            x[j + 1] = x[j]
+            j -= 1
+        x[j + 1] = v
+    if n & 1:
+        return x[n // 2]
+    return (x[n // 2 - 1] + x[n // 2]) / 2.0
+
+
+cdef double _sat_median(const double* v, const int32_t* sat, Py_ssize_t ncell, int s,
+                        double* buf) noexcept nogil:
+    """Median of the finite v of the cells of satellite s (NaN when none)."""
+    cdef Py_ssize_t c
+    cdef int n = 0
+    for c in range(ncell):
+        if sat[c] == s and isfinite(v[c]):
+            buf[n] = v[c]
+            n += 1
+    return _median_c(buf, n) if n else NAN
+
+
+cdef inline int _lock_ind(double lock_s, const double* table, int n) noexcept nogil:
+    """Largest indicator whose minimum lock time does not exceed lock_s (NaN -> 0)."""
+    cdef double x = (0.0 if isnan(lock_s) else lock_s) + 1e-9
+    cdef int lo = 0, hi = n, mid
+    while lo < hi:  # number of entries <= x
+        mid = (lo + hi) >> 1
+        if table[mid] <= x:
+            lo = mid + 1
+        else:
+            hi = mid
+    lo -= 1
+    return 0 if lo < 0 else (n - 1 if lo > n - 1 else lo)
+
+
+def encode_msm_cells(int msm, const int32_t[::1] cell_sat, Py_ssize_t nsat, const double[::1] pr_m,
+                     const double[::1] cp_cyc, const double[::1] wl_m, const double[::1] dop_hz,
+                     const double[::1] cn0_dbhz, const double[::1] lock_s, const uint8_t[::1] lli,
+                     double[::1] off_cyc, bint track):
+    """See vngeonet.kernels.msm.encode_msm_cells (the specification)."""
+    cdef double pr_sc, cp_sc, scale
+    cdef int pr_bits, cp_bits, top, nlock
+    cdef Py_ssize_t c, ncell = cell_sat.shape[0]
+    cdef const double* lock_tab
+    if msm == 4:
+        pr_sc, pr_bits, cp_sc, cp_bits = 2.0 ** -24, 15, 2.0 ** -29, 22
+        scale, top, lock_tab, nlock = 1.0, 63, LOCK402, 16
+    elif msm == 7:
+        pr_sc, pr_bits, cp_sc, cp_bits = 2.0 ** -29, 20, 2.0 ** -31, 24
+        scale, top, lock_tab, nlock = 16.0, 1023, LOCK407, 705
+    else:
+        raise ValueError(f"encode_msm_cells supports MSM4 and MSM7, not MSM{msm}")
+    if (pr_m.shape[0] != ncell or cp_cyc.shape[0] != ncell or wl_m.shape[0] != ncell
+            or dop_hz.shape[0] != ncell or cn0_dbhz.shape[0] != ncell or lock_s.shape[0] != ncell
+            or lli.shape[0] != ncell or off_cyc.shape[0] != ncell):
+        raise ValueError("encode_msm_cells: arrays of different lengths")
+    for c in range(ncell):
+        if cell_sat[c] < 0 or cell_sat[c] >= nsat:
+            raise ValueError("encode_msm_cells: satellite index out of range")
+    cdef cnp.npy_intp dims[2]
+    dims[0] = nsat
+    dims[1] = 4
+    sat_raw = _empty(2, dims, cnp.NPY_INT32, 1)
+    dims[0] = ncell
+    dims[1] = 6
+    cell_raw = _empty(2, dims, cnp.NPY_INT32, 1)
+    used = _empty(1, dims, cnp.NPY_BOOL, 1)
+    dims[0] = 3 * ncell + nsat + 1
+    work = _empty(1, dims, cnp.NPY_FLOAT64, 0)
+    cdef double* w = <double*>cnp.PyArray_DATA(work)
+    cdef _CellIn a
+    a.ncell, a.nsat = ncell, nsat
+    a.sat, a.pr_m, a.cp_cyc, a.wl_m = NULL, NULL, NULL, NULL
+    a.dop_hz, a.cn0_dbhz, a.lock_s, a.lli, a.off = NULL, NULL, NULL, NULL, NULL
+    if ncell:
+        a.sat, a.pr_m, a.cp_cyc, a.wl_m = &cell_sat[0], &pr_m[0], &cp_cyc[0], &wl_m[0]
+        a.dop_hz, a.cn0_dbhz, a.lock_s, a.lli, a.off = &dop_hz[0], &cn0_dbhz[0], &lock_s[0], &lli[0], &off_cyc[0]
+    a.track = track
+    with nogil:
+        _encode_cells(&a, msm, pr_sc, pr_bits, cp_sc, cp_bits, scale, top, lock_tab, nlock,
+                      <int32_t*>cnp.PyArray_DATA(sat_raw), <int32_t*>cnp.PyArray_DATA(cell_raw),
+                      <uint8_t*>cnp.PyArray_DATA(used), w)
+    return sat_raw, cell_raw, used
+
+
+cdef struct _CellIn:
+    Py_ssize_t ncell
+    Py_ssize_t nsat
+    const int32_t* sat
+    const double* pr_m
+    const double* cp_cyc
+    const double* wl_m
+    const double* dop_hz
+    const double* cn0_dbhz
+    const double* lock_s
+    const uint8_t* lli
+    double* off
+    bint track
+
+
+cdef void _encode_cells(_CellIn* a, int msm, double pr_sc, int pr_bits, double cp_sc, int cp_bits,
+                        double scale, int top, const double* lock_tab, int nlock, int32_t* sr,
+                        int32_t* cr, uint8_t* used, double* w) noexcept nogil:
+    """Fill sat_raw (sr) and cell_raw (cr); w holds 3 * ncell + nsat + 1 doubles of scratch."""
+    cdef Py_ssize_t c, s, ncell = a.ncell, nsat = a.nsat
+    cdef double* pr_ms = w
+    cdef double* cp = w + ncell
+    cdef double* buf = w + 2 * ncell
+    cdef double* rough = w + 3 * ncell  # per satellite, ms (0 where invalid)
+    cdef double med, lim_ms, new, cn, x
+    cdef int64_t rk
+    cdef bint reset
+    # DF397/DF398: median pseudorange (ms), else median phase-range, rounded to 1/1024 ms.
+    for c in range(ncell):
+        pr_ms[c] = a.pr_m[c] / RANGE_MS_M
+        cp[c] = a.cp_cyc[c] * a.wl_m[c] / RANGE_MS_M
+    for s in range(nsat):
+        med = _sat_median(pr_ms, a.sat, ncell, <int>s, buf)
+        if isnan(med):
+            med = _sat_median(cp, a.sat, ncell, <int>s, buf)
+        if isfinite(med) and med >= 0 and med < 255:
+            rk = <int64_t>rint(med * 1024.0)
+            sr[4 * s] = <int32_t>(rk // 1024)
+            sr[4 * s + 2] = <int32_t>(rk % 1024)
+            rough[s] = rk / 1024.0
+        else:
+            sr[4 * s] = 255
+            rough[s] = 0.0
+    # Fine pseudorange; whole-cycle phase shifts; fine phase-range.
+    lim_ms = (((<int64_t>1) << (cp_bits - 1)) - 2) * cp_sc
+    for c in range(ncell):
+        x = rough[a.sat[c]]
+        cr[6 * c] = <int32_t>_fine_c(pr_ms[c] - x, pr_sc, pr_bits)
+        cp[c] = a.cp_cyc[c]
+        reset = False
+        if isfinite(cp[c]) and isfinite(a.wl_m[c]):
+            used[c] = 1
+            if fabs((cp[c] + a.off[c]) * a.wl_m[c] / RANGE_MS_M - x) > lim_ms:
+                new = rint(x * RANGE_MS_M / a.wl_m[c] - cp[c])
+                reset = (not a.track) or new != a.off[c]
+                a.off[c] = new
+            cp[c] += a.off[c]
+        cr[6 * c + 1] = <int32_t>_fine_c(cp[c] * a.wl_m[c] / RANGE_MS_M - x, cp_sc, cp_bits)
+        cr[6 * c + 2] = 0 if (reset or (a.lli[c] & 1)) else _lock_ind(a.lock_s[c], lock_tab, nlock)
+        cr[6 * c + 3] = 1 if (a.lli[c] & 2) else 0
+        cn = a.cn0_dbhz[c]
+        if isfinite(cn):
+            cn = rint(cn * scale)
+            cr[6 * c + 4] = 1 if cn < 1 else (top if cn > top else <int32_t>cn)
+    if msm == 7:
+        _rate_fields_c(a, sr, cr, pr_ms, buf)
+
+
+cdef void _rate_fields_c(_CellIn* a, int32_t* sr, int32_t* cr, double* rate, double* buf) noexcept nogil:
+    """DF399 rounded median phase-range rate per satellite (m/s), DF404 fine rates (0.0001 m/s)."""
+    cdef Py_ssize_t c, s
+    cdef double med, fine
+    cdef int32_t rough
+    for c in range(a.ncell):
+        rate[c] = -a.dop_hz[c] * a.wl_m[c]
+    for s in range(a.nsat):
+        med = rint(_sat_median(rate, a.sat, a.ncell, <int>s, buf))
+        sr[4 * s + 3] = <int32_t>med if (isfinite(med) and fabs(med) <= 8191) else -8192
+    for c in range(a.ncell):
+        rough = sr[4 * a.sat[c] + 3]
+        fine = rint((rate[c] - <double>rough) / 1e-4)
+        if not isfinite(fine) or fabs(fine) > 16383 or rough == -8192:
+            cr[6 * c + 5] = -16384
+        else:
+            cr[6 * c + 5] = <int32_t>fine
 
 
 # ---------------------------------------------------------------- legacy observations 1001-1004, 1009-1012

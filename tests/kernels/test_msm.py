@@ -330,3 +330,100 @@ def test_table_arguments_checked(impl):
         with pytest.raises(ValueError):
             k.unpack_msm(*args)
     _same(k.unpack_msm(bytearray(p), *good[1:]), REF.unpack_msm(memoryview(p), *good[1:]))
+
+
+# ---------------------------------------------------------------- encoding from observables
+
+
+def _cells_input(rng, nsat, ncell, wild=False):
+    """Random encode_msm_cells arguments: plausible ranges, with NaN/inf and odd values mixed in."""
+    sat = np.sort(np.r_[np.arange(nsat), rng.integers(0, nsat, ncell - nsat)]).astype(np.int32)
+    rho = rng.uniform(1.9e7, 4.0e7, nsat)[sat]
+    if wild:
+        rho = rng.uniform(-1e5, 9e7, ncell)
+    wl = rng.choice([0.1903, 0.2442, 0.2548, 0.1921], ncell)
+    pr = rho + rng.normal(0, 5, ncell)
+    cp = rho / wl + rng.integers(-(10**7), 10**7, ncell) * (rng.random(ncell) < 0.3)
+    dop = rng.normal(0, 3000, ncell) * (100 if wild else 1)
+    cn0 = rng.uniform(-5, 80, ncell)
+    lock = rng.choice([0.0, 0.5, 1.0, 30.0, 300.0, 1e5, np.inf, np.nan], ncell) * rng.random(ncell)
+    for a in (pr, cp, dop, cn0, lock, wl):
+        a[rng.random(ncell) < 0.1] = np.nan
+    pr[rng.random(ncell) < 0.02] = np.inf
+    lli = (rng.integers(0, 4, ncell) * (rng.random(ncell) < 0.3)).astype(np.uint8)
+    off = np.where(rng.random(ncell) < 0.5, rng.integers(-(10**6), 10**6, ncell), 0).astype(
+        np.float64
+    )
+    return [sat, nsat, pr, cp, wl, dop, cn0, lock, lli, off]
+
+
+@pytest.mark.parametrize("impl", impl_param("msm"))
+def test_encode_cells_identical_to_twin(impl):
+    k = kernels.get("msm", impl)
+    rng = np.random.default_rng(11)
+    for it in range(150):
+        nsat = int(rng.integers(1, 20))
+        args = _cells_input(rng, nsat, int(rng.integers(nsat, 65)), wild=it % 5 == 0)
+        for msm in (4, 7):
+            for track in (False, True):
+                a1 = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+                a2 = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+                got = k.encode_msm_cells(msm, *a1, track)
+                want = REF.encode_msm_cells(msm, *a2, track)
+                for g, w in zip(got, want):
+                    assert g.dtype == w.dtype and g.shape == w.shape
+                    np.testing.assert_array_equal(g, w)
+                np.testing.assert_array_equal(a1[-1], a2[-1])  # offsets updated alike
+
+
+@pytest.mark.parametrize("impl", impl_param("msm"))
+def test_encode_cells_fields(impl):
+    """Rough range = per-satellite np.median of the finite ranges; fields invert to the input."""
+    k = kernels.get("msm", impl)
+    rng = np.random.default_rng(12)
+    args = _cells_input(rng, 10, 30)
+    sat, nsat, pr, cp, wl, dop = args[:6]
+    pr[sat == 3] = np.nan  # satellite 3: rough range from the phase-ranges
+    pr[sat == 4], cp[sat == 4] = np.nan, np.nan  # satellite 4: no range at all
+    sat_raw, cell_raw, used = k.encode_msm_cells(7, *args, True)
+    rms = 299792458.0 * 1e-3
+    for s in range(nsat):
+        m = sat == s
+        cand = pr[m] / rms
+        cand = cand[np.isfinite(cand)]
+        if not len(cand):
+            cand = (cp[m] * wl[m] / rms)[np.isfinite(cp[m] * wl[m])]
+        if not len(cand):
+            assert sat_raw[s, 0] == 255
+            continue
+        rk = round(float(np.median(cand)) * 1024)
+        assert (sat_raw[s, 0], sat_raw[s, 2]) == (rk // 1024, rk % 1024)
+        rate = (-dop[m] * wl[m])[np.isfinite(dop[m] * wl[m])]
+        want = int(np.round(np.median(rate))) if len(rate) else -8192
+        assert sat_raw[s, 3] == (want if abs(want) <= 8191 else -8192)
+    rough = (sat_raw[:, 0] * 1024 + sat_raw[:, 2])[sat] / 1024.0
+    ok = (cell_raw[:, 0] != -(1 << 19)) & (sat_raw[sat, 0] != 255)
+    np.testing.assert_allclose((rough + cell_raw[:, 0] * 2.0**-29)[ok] * rms, pr[ok], atol=1e-3)
+    assert np.array_equal(used, np.isfinite(cp) & np.isfinite(wl))
+    assert np.all(np.abs(args[-1] - np.round(args[-1])) == 0)  # whole cycles only
+    assert np.array_equal(cell_raw[:, 3], (args[8] & 2) != 0)
+
+
+@pytest.mark.parametrize("impl", impl_param("msm"))
+def test_encode_cells_bad_arguments(impl):
+    k = kernels.get("msm", impl)
+    args = _cells_input(np.random.default_rng(13), 4, 10)
+    with pytest.raises(ValueError):
+        k.encode_msm_cells(5, *args, True)
+    bad = list(args)
+    bad[0] = bad[0].copy()
+    bad[0][-1] = 4  # index == nsat
+    with pytest.raises(ValueError):
+        k.encode_msm_cells(7, *bad, True)
+    bad = list(args)
+    bad[3] = bad[3][:5]
+    with pytest.raises(ValueError):
+        k.encode_msm_cells(7, *bad, True)
+    empty = [np.zeros(0, np.int32), 0] + [np.zeros(0)] * 6 + [np.zeros(0, np.uint8), np.zeros(0)]
+    sat_raw, cell_raw, used = k.encode_msm_cells(7, *empty, False)
+    assert sat_raw.shape == (0, 4) and cell_raw.shape == (0, 6) and used.shape == (0,)

@@ -349,6 +349,157 @@ def pack_msm(msm, head, sat_raw, cell_raw, tail, tail_nbits):
     return acc.to_bytes(total // 8, "big")
 
 
+# ---------------------------------------------------------------- encoding from observations
+
+# Per MSM level that can be encoded from observables: fine pseudorange scale (ms) and
+# bits, fine phase-range scale (ms) and bits (DF400/DF401, DF405/DF406).
+_ENC_FINE = {4: (2.0**-24, 15, 2.0**-29, 22), 7: (2.0**-29, 20, 2.0**-31, 24)}
+_LOCK_VALID = {4: LOCK_DF402_S, 7: LOCK_DF407_S[np.isfinite(LOCK_DF407_S)]}
+
+
+def encode_msm_cells(
+    msm, cell_sat, nsat, pr_m, cp_cyc, wl_m, dop_hz, cn0_dbhz, lock_s, lli, off_cyc, track
+):
+    """Raw MSM4/MSM7 satellite and cell fields of one message from observables.
+
+    Parameters
+    ----------
+    msm : int
+        4 or 7.
+    cell_sat : ndarray of int32, (ncell,)
+        Satellite index 0..nsat-1 of each cell.
+    nsat : int
+        Number of satellites.
+    pr_m, cp_cyc, wl_m, dop_hz, cn0_dbhz, lock_s : ndarray of float64, (ncell,)
+        Pseudorange (m), carrier phase (cycles), carrier wavelength (m), Doppler
+        (Hz), CNR (dB-Hz), lock time (s); NaN where absent.
+    lli : ndarray of uint8, (ncell,)
+        RINEX LLI: bit 0 loss of lock (lock indicator sent as 0), bit 1
+        half-cycle ambiguity (DF420).
+    off_cyc : ndarray of float64, (ncell,)
+        Whole cycles added so far to each cell's phase (0 when new).  Updated
+        in place: where the shifted phase-range no longer fits the fine-phase
+        field it becomes ``round(rough_range / wl - cp)``.
+    track : bool
+        Offsets are remembered between epochs: a re-shift resets the lock
+        indicator only when the offset changes.  False: every shift resets it.
+
+    Returns
+    -------
+    sat_raw : ndarray of int32, (nsat, 4)
+        DF397, 0 (extended info: the caller's), DF398, DF399 (MSM7; 0 for MSM4).
+        The rough range is the median of the satellite's finite pseudoranges (ms),
+        else of its phase-ranges, rounded to 1/1024 ms; DF397 = 255 when neither
+        exists or it is outside [0, 255) ms.  DF399 is the rounded median of the
+        finite phase-range rates ``-dop_hz * wl_m`` (m/s), -8192 when none or
+        outside +-8191.
+    cell_raw : ndarray of int32, (ncell, 6)
+        Fine pseudorange, fine phase-range, lock indicator, DF420, CNR, DF404,
+        with each field's invalid marker where a value is NaN or does not fit.
+    shifted : ndarray of bool, (ncell,)
+        Cells whose offset entry is in use (finite phase and wavelength).
+
+    Raises
+    ------
+    ValueError
+        ``msm`` not 4 or 7, array lengths differ, or a satellite index is out of range.
+    """
+    if msm not in _ENC_FINE:
+        raise ValueError(f"encode_msm_cells supports MSM4 and MSM7, not MSM{msm}")
+    ncell = len(cell_sat)
+    cols = (pr_m, cp_cyc, wl_m, dop_hz, cn0_dbhz, lock_s, lli, off_cyc)
+    if any(len(a) != ncell for a in cols):
+        raise ValueError("encode_msm_cells: arrays of different lengths")
+    sat = np.asarray(cell_sat, dtype=np.intp)
+    if ncell and (sat.min() < 0 or sat.max() >= nsat):
+        raise ValueError("encode_msm_cells: satellite index out of range")
+    pr_sc, pr_bits, cp_sc, cp_bits = _ENC_FINE[msm]
+    pr_ms = pr_m / RANGE_MS_M
+    cp = np.array(cp_cyc, dtype=np.float64)
+    rough = _group_median(pr_ms, sat, nsat)
+    rough = np.where(np.isfinite(rough), rough, _group_median(cp * wl_m / RANGE_MS_M, sat, nsat))
+    ok = np.isfinite(rough) & (rough >= 0) & (rough < 255)
+    rk = np.where(ok, np.round(np.where(ok, rough, 0.0) * 1024.0), 0).astype(np.int64)
+    sat_raw = np.zeros((nsat, 4), dtype=np.int32)
+    sat_raw[:, 0] = np.where(ok, rk // 1024, 255)
+    sat_raw[:, 2] = np.where(ok, rk % 1024, 0)
+    rough_c = (rk / 1024.0)[sat]
+    cell_raw = np.zeros((ncell, 6), dtype=np.int32)
+    cell_raw[:, 0] = _fine_field(pr_ms - rough_c, pr_sc, pr_bits)
+    shifted = np.isfinite(cp) & np.isfinite(wl_m)
+    reset = _shift_cycles(cp, wl_m, rough_c, off_cyc, shifted, cp_sc, cp_bits, track)
+    cell_raw[:, 1] = _fine_field(cp * wl_m / RANGE_MS_M - rough_c, cp_sc, cp_bits)
+    cell_raw[:, 2] = np.where(
+        reset | ((lli & 1) != 0), 0, _lock_indicator(lock_s, _LOCK_VALID[msm])
+    )
+    cell_raw[:, 3] = (lli & 2) != 0
+    scale, top = (16.0, 1023) if msm == 7 else (1.0, 63)
+    fin = np.isfinite(cn0_dbhz)
+    cell_raw[:, 4] = np.where(
+        fin, np.clip(np.round(np.where(fin, cn0_dbhz, 0.0) * scale), 1, top), 0
+    )
+    if msm == 7:
+        _rate_fields(sat_raw, cell_raw, sat, -dop_hz * wl_m)
+    return sat_raw, cell_raw, shifted
+
+
+def _group_median(v, grp, n):
+    """Median of the finite ``v`` of each group 0..n-1 (NaN where a group has none)."""
+    fin = np.isfinite(v)
+    g, x = grp[fin], v[fin]
+    order = np.lexsort((x, g))
+    x = x[order]
+    cnt = np.bincount(g, minlength=n)
+    lo = np.cumsum(cnt) - cnt + (cnt - 1) // 2
+    hi = lo + (1 - cnt % 2)
+    has = cnt > 0
+    lo, hi = np.where(has, lo, 0), np.where(has, hi, 0)
+    out = np.full(n, np.nan)
+    if len(x):
+        # np.median of two middle values is their mean, (a + b) / 2.
+        out = np.where(has, np.where(cnt % 2 == 1, x[lo], (x[lo] + x[hi]) / 2.0), np.nan)
+    return out
+
+
+def _fine_field(delta, scale, bits):
+    """Fine field value, or the invalid marker -2^(bits-1) when NaN/infinite or out of range."""
+    lim = (1 << (bits - 1)) - 1
+    with np.errstate(invalid="ignore", over="ignore"):
+        v = np.round(delta / scale)
+        bad = ~np.isfinite(v) | (np.abs(v) > lim)
+    return np.where(bad, -(lim + 1), np.where(bad, 0, v)).astype(np.int64)
+
+
+def _shift_cycles(cp, wl, rough_ms, off, use, cp_sc, cp_bits, track):
+    """Add the integer offsets to ``cp`` in place, re-deriving those whose phase-range is too far."""
+    lim_ms = ((1 << (cp_bits - 1)) - 2) * cp_sc
+    with np.errstate(invalid="ignore"):
+        far = use & (np.abs((cp + off) * wl / RANGE_MS_M - rough_ms) > lim_ms)
+        new = np.round(rough_ms * RANGE_MS_M / wl - cp)
+    reset = far & ((not track) | (new != off))
+    off[far] = new[far]
+    cp[use] += off[use]
+    return reset
+
+
+def _lock_indicator(lock_s, table):
+    """Largest indicator whose minimum lock time does not exceed ``lock_s`` (NaN -> 0)."""
+    x = np.where(np.isnan(lock_s), 0.0, lock_s) + 1e-9
+    return np.clip(np.searchsorted(table, x, side="right") - 1, 0, len(table) - 1)
+
+
+def _rate_fields(sat_raw, cell_raw, sat, rate_mps):
+    """DF399 rough rate (rounded median per satellite, m/s) and DF404 fine rates (0.0001 m/s)."""
+    med = np.round(_group_median(rate_mps, sat, sat_raw.shape[0]))
+    ok = np.isfinite(med) & (np.abs(med) <= 8191)
+    sat_raw[:, 3] = np.where(ok, np.where(ok, med, 0), -8192)
+    rough_c = sat_raw[sat, 3].astype(float)
+    with np.errstate(invalid="ignore"):
+        fine = np.round((rate_mps - rough_c) / 1e-4)
+        bad = ~np.isfinite(fine) | (np.abs(fine) > 16383) | (sat_raw[sat, 3] == -8192)
+    cell_raw[:, 5] = np.where(bad, -16384, np.where(bad, 0, fine)).astype(np.int64)
+
+
 # ---------------------------------------------------------------- legacy observations 1001-1004, 1009-1012
 
 

@@ -553,10 +553,6 @@ __all__ = [
 
 MAX_CELLS = 64  # RTCM 10403.3 §3.5.16: nsat * nsig <= 64
 MAX_PAYLOAD_BYTES = 1023
-_FINE = {  # level -> (pr scale ms, pr bits, phase scale ms, phase bits)
-    4: (2.0**-24, 15, 2.0**-29, 22),
-    7: (2.0**-29, 20, 2.0**-31, 24),
-}
 
 
 def epoch_field(system: str, t: GPSTime) -> int:
@@ -574,12 +570,7 @@ def epoch_field(system: str, t: GPSTime) -> int:
     return round(t.seconds * 1000.0) % ms_week
 
 
-def _lock_indicator(lock_s: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """Largest indicator whose minimum lock time does not exceed ``lock_s`` (NaN -> 0)."""
-    valid = np.isfinite(table)
-    t = table[valid]
-    idx = np.searchsorted(t, np.nan_to_num(lock_s, nan=0.0) + 1e-9, side="right") - 1
-    return np.clip(idx, 0, len(t) - 1)
+RANGE_MS = signals.C_MPS * 1e-3
 
 
 def _prn_of(system: str, sat: str) -> int:
@@ -594,6 +585,25 @@ def _wavelengths(system: str, sig_ids: np.ndarray, prns: np.ndarray, glo: dict) 
     k = np.array([glo.get(sat_name(system, int(p)), np.nan) for p in prns], dtype=float)
     k = np.where(df != 0.0, k, 0.0)
     return signals.C_MPS / (f0 + k * df)
+
+
+def _sig_lut(system: str) -> np.ndarray:
+    """RTCM signal id (0: none) indexed by ``128 * ord(c0) + ord(c1)`` of a 2-character RINEX code."""
+    lut = np.zeros(128 * 128, dtype=np.int8)
+    for code, sid in TABLES[system].sig_ids.items():
+        lut[128 * ord(code[0]) + ord(code[1])] = sid
+    return lut
+
+
+def _cdma_wavelengths(system: str) -> np.ndarray:
+    """Wavelength (m) per RTCM signal id of a CDMA system, as :func:`_wavelengths` computes it."""
+    tb = TABLES[system]
+    return signals.C_MPS / (tb.f0_hz + 0.0 * tb.df_hz)
+
+
+_SIG_LUT = {s: _sig_lut(s) for s in TABLES}
+_WL_CDMA = {s: _cdma_wavelengths(s) for s in TABLES if s != "R"}
+_U3, _U2 = np.dtype("<U3"), np.dtype("<U2")
 
 
 def encode_msm_obs(
@@ -666,12 +676,11 @@ def encode_msm_obs(
         raise ValueError(f"encode_msm_obs supports MSM4 and MSM7, not MSM{msm}")
     if system not in TABLES:
         raise ValueError(f"unknown system {system!r}")
-    cells = _select_cells(epoch, system)
-    if not cells:
+    prn, sid, row = _select_cells(epoch, system)
+    if not len(row):
         return []
     glo = dict(glo_channels or {})
-    sats = sorted({c[0] for c in cells})
-    groups = _split_sats(sats, cells, msm)
+    groups = _split_sats(prn, sid, msm)
     head_common = (
         epoch_field(system, epoch.time),
         iods,
@@ -682,165 +691,149 @@ def encode_msm_obs(
         smoothing_interval,
     )
     out = []
-    for gi, group in enumerate(groups):
-        rows = [c for c in cells if c[0] in group]
+    for gi, (lo, hi) in enumerate(groups):
         multiple = 1 if gi < len(groups) - 1 else 0
+        cells = (prn[lo:hi], sid[lo:hi], row[lo:hi])
         out.append(
             _encode_group(
-                epoch, system, msm, station_id, rows, multiple, head_common, glo, cp_offset_cyc
+                epoch, system, msm, station_id, cells, multiple, head_common, glo, cp_offset_cyc
             )
         )
     return out
 
 
-def _select_cells(epoch: ObsEpoch, system: str) -> list[tuple[int, int, int]]:
-    """(prn, sig id, row) of the system's encodable rows, sorted as MSM cells."""
+def _select_cells(epoch: ObsEpoch, system: str):
+    """(prn, sig id, row) int arrays of the system's encodable rows, sorted as MSM cells.
+
+    A row is encodable when its satellite is of ``system`` with an MSM id 1..64,
+    its signal has an RTCM signal id and it has a pseudorange or a phase; of
+    rows repeating a (satellite, signal) the first is used.
+    """
+    sat, sig = epoch.sat, epoch.sig
+    if sat.dtype != _U3 or sig.dtype != _U2:
+        return _select_cells_slow(epoch, system)
+    sc = np.ascontiguousarray(sat).view(np.uint32).reshape(-1, 3)
+    gc = np.ascontiguousarray(sig).view(np.uint32).reshape(-1, 2)
+    small = (gc[:, 0] < 128) & (gc[:, 1] < 128)
+    sid = np.where(small, _SIG_LUT[system][np.where(small, gc[:, 0] * 128 + gc[:, 1], 0)], 0)
+    cand = np.flatnonzero((sc[:, 0] == ord(system)) & (sid != 0))
+    if not len(cand):
+        return _EMPTY
+    c1, c2 = sc[cand, 1], sc[cand, 2]
+    if not ((c1 >= 48) & (c1 <= 57) & (((c2 >= 48) & (c2 <= 57)) | (c2 == 0))).all():
+        return _select_cells_slow(epoch, system)
+    prn = np.where(c2 == 0, c1 - 48, (c1 - 48) * 10 + (c2 - 48)).astype(np.int64)
+    if system == "S":
+        prn -= 19
+    keep = (
+        (prn >= 1) & (prn <= 64) & (np.isfinite(epoch.pr_m[cand]) | np.isfinite(epoch.cp_cyc[cand]))
+    )
+    cand, prn, sid = cand[keep], prn[keep], sid[cand[keep]].astype(np.int64)
+    key, first = np.unique(prn * 64 + sid, return_index=True)
+    return key // 64, key % 64, cand[first]
+
+
+_EMPTY = (np.zeros(0, dtype=np.int64),) * 3
+
+
+def _select_cells_slow(epoch: ObsEpoch, system: str):
+    """:func:`_select_cells` for satellite/signal arrays of other dtypes or unusual names."""
     ids = TABLES[system].sig_ids
     cells = {}
-    for row, (sat, sig) in enumerate(zip(epoch.sat.tolist(), epoch.sig.tolist())):
+    for r, (sat, sig) in enumerate(zip(epoch.sat.tolist(), epoch.sig.tolist())):
         if sat[:1] != system or sig not in ids:
             continue
         prn = _prn_of(system, sat)
         if not 1 <= prn <= 64:
             continue
-        if not (np.isfinite(epoch.pr_m[row]) or np.isfinite(epoch.cp_cyc[row])):
+        if not (np.isfinite(epoch.pr_m[r]) or np.isfinite(epoch.cp_cyc[r])):
             continue
-        cells.setdefault((prn, ids[sig]), row)
-    return sorted((p, s, r) for (p, s), r in cells.items())
+        cells.setdefault((prn, ids[sig]), r)
+    if not cells:
+        return _EMPTY
+    prn, sid, row = np.array(sorted((p, s, r) for (p, s), r in cells.items()), dtype=np.int64).T
+    return prn, sid, row
 
 
-def _split_sats(sats: list[int], cells, msm: int) -> list[list[int]]:
-    """Greedy satellite groups with nsat*nsig <= 64 and payload <= 1023 bytes."""
-    sigs_of = {}
-    for p, s, _ in cells:
-        sigs_of.setdefault(p, set()).add(s)
+def _split_sats(prn: np.ndarray, sid: np.ndarray, msm: int) -> list[tuple[int, int]]:
+    """Greedy satellite groups with nsat*nsig <= 64 and payload <= 1023 bytes, as cell slices."""
     sat_bits, cell_bits = (18, 48) if msm == 4 else (36, 80)
-    groups, cur, cur_sigs, ncell = [], [], set(), 0
-    for p in sats:
-        sigs = cur_sigs | sigs_of[p]
-        n = ncell + len(sigs_of[p])
-        x = (len(cur) + 1) * len(sigs)
-        nbits = 169 + x + (len(cur) + 1) * sat_bits + n * cell_bits
-        if cur and (x > MAX_CELLS or nbits > 8 * MAX_PAYLOAD_BYTES):
-            groups.append(cur)
-            cur, sigs, n = [], set(sigs_of[p]), len(sigs_of[p])
-        cur.append(p)
-        cur_sigs, ncell = sigs, n
-    groups.append(cur)
+    first = np.flatnonzero(np.r_[True, prn[1:] != prn[:-1]])
+    nsat, nsig, ncell = len(first), len(np.unique(sid)), len(prn)
+    if (
+        nsat * nsig <= MAX_CELLS
+        and 169 + nsat * nsig + nsat * sat_bits + ncell * cell_bits <= 8 * MAX_PAYLOAD_BYTES
+    ):
+        return [(0, ncell)]  # greedy grouping of a set that fits as a whole is that whole set
+    bounds = np.r_[first, ncell].tolist()
+    sid_l = sid.tolist()
+    groups, lo, cur_n, cur_sigs = [], 0, 0, set()
+    for i in range(nsat):
+        sigs_p = set(sid_l[bounds[i] : bounds[i + 1]])
+        sigs = cur_sigs | sigs_p
+        x = (cur_n + 1) * len(sigs)
+        nbits = 169 + x + (cur_n + 1) * sat_bits + (bounds[i + 1] - lo) * cell_bits
+        if cur_n and (x > MAX_CELLS or nbits > 8 * MAX_PAYLOAD_BYTES):
+            groups.append((lo, bounds[i]))
+            lo, cur_n, sigs = bounds[i], 0, sigs_p
+        cur_n += 1
+        cur_sigs = sigs
+    groups.append((lo, ncell))
     return groups
 
 
-def _encode_group(epoch, system, msm, station_id, rows, multiple, head_common, glo, offsets):
-    prn_list = sorted({p for p, _, _ in rows})
-    sig_list = sorted({s for _, s, _ in rows})
-    r = np.array([row for _, _, row in rows], dtype=np.intp)
-    cell_prn = np.array([p for p, _, _ in rows])
-    cell_sig = np.array([s for _, s, _ in rows])
-    sat_idx = np.searchsorted(prn_list, cell_prn)
-    wl = _wavelengths(system, cell_sig, cell_prn, glo)
-    pr_ms = epoch.pr_m[r] / RANGE_MS
-    cp_cyc = epoch.cp_cyc[r].astype(float).copy()
-    rough = _rough_ranges(len(prn_list), sat_idx, pr_ms, cp_cyc * wl / RANGE_MS)
-    sat_raw = np.zeros((len(prn_list), 4), dtype=np.int32)
-    ok = np.isfinite(rough)
-    rk = np.where(ok, np.round(np.nan_to_num(rough) * 1024.0), 0).astype(np.int64)
-    sat_raw[:, 0] = np.where(ok, rk // 1024, 255)
-    sat_raw[:, 2] = np.where(ok, rk % 1024, 0)
+def _encode_group(epoch, system, msm, station_id, cells, multiple, head_common, glo, offsets):
+    cell_prn, cell_sig, r = cells
+    first = np.r_[True, cell_prn[1:] != cell_prn[:-1]]
+    prn_list = cell_prn[first].tolist()
+    sig_arr = np.unique(cell_sig)
+    sig_list = sig_arr.tolist()
+    sat_idx = (np.cumsum(first) - 1).astype(np.int32)
+    tb = TABLES[system]
+    if system == "R":
+        wl = _wavelengths(system, cell_sig, cell_prn, glo)
+    else:
+        wl = _WL_CDMA[system][cell_sig]
+    keys = None
+    off = np.zeros(len(r))
+    if offsets is not None:
+        keys = list(zip(tb.sat_names[cell_prn].tolist(), tb.sig_names[cell_sig].tolist()))
+        if offsets:
+            off[:] = [offsets.get(k, 0) for k in keys]
+    sat_raw, cell_raw, used = _k.encode_msm_cells(
+        msm, sat_idx, len(prn_list), epoch.pr_m[r], epoch.cp_cyc[r].astype(np.float64), wl,
+        epoch.dop_hz[r], epoch.cn0_dbhz[r], epoch.lock_s[r], epoch.lli[r].astype(np.uint8),
+        off, offsets is not None,
+    )  # fmt: skip
+    if offsets is not None:
+        _store_offsets(offsets, keys, off, used)
     if system == "R" and msm == 7:  # DF419 = k + 7; 15 (reserved value) where k is unknown
         sat_raw[:, 1] = [
             glo[sat_name("R", p)] + 7 if sat_name("R", p) in glo else 15 for p in prn_list
         ]
-    rough_c = (rk / 1024.0)[sat_idx]
-    cell_raw = np.zeros((len(rows), 6), dtype=np.int32)
-    pr_sc, pr_bits, cp_sc, cp_bits = _FINE[msm]
-    cell_raw[:, 0] = _fine(pr_ms - rough_c, pr_sc, pr_bits)
-    sats = [sat_name(system, int(p)) for p in cell_prn]
-    sigs = [TABLES[system].sig_names[s] for s in cell_sig]
-    reset = _shift_phase(cp_cyc, wl, rough_c, cp_sc, cp_bits, sats, sigs, offsets)
-    cell_raw[:, 1] = _fine(cp_cyc * wl / RANGE_MS - rough_c, cp_sc, cp_bits)
-    table = _k.LOCK_DF407_S if msm == 7 else _k.LOCK_DF402_S
-    lock = _lock_indicator(epoch.lock_s[r], table)
-    lost = (epoch.lli[r] & 1) != 0  # RINEX LLI bit 0: lock lost since the previous epoch
-    cell_raw[:, 2] = np.where(reset | lost, 0, lock)
-    cell_raw[:, 3] = (epoch.lli[r] & 2) != 0
-    cn0 = epoch.cn0_dbhz[r]
-    scale, top = (16.0, 1023) if msm == 7 else (1.0, 63)
-    cell_raw[:, 4] = np.where(
-        np.isfinite(cn0), np.clip(np.round(np.nan_to_num(cn0) * scale), 1, top), 0
-    )
-    if msm == 7:
-        _doppler_fields(sat_raw, cell_raw, sat_idx, -epoch.dop_hz[r] * wl)
-    sat_mask = sum(1 << (64 - p) for p in prn_list)
-    sig_mask = sum(1 << (32 - s) for s in sig_list)
+    nsig = len(sig_list)
+    pos = (sat_idx * nsig + np.searchsorted(sig_arr, cell_sig)).tolist()
+    x = len(prn_list) * nsig
     cell_mask = 0
-    present = {(p, s) for p, s, _ in rows}
-    for p in prn_list:
-        for s in sig_list:
-            cell_mask = (cell_mask << 1) | ((p, s) in present)
+    for q in pos:
+        cell_mask |= 1 << (x - 1 - q)
     head = (
         BASE_OF_SYSTEM[system] + msm,
         station_id,
         head_common[0],
         multiple,
         *head_common[1:],
-        sat_mask,
-        sig_mask,
+        sum(1 << (64 - p) for p in prn_list),
+        sum(1 << (32 - s) for s in sig_list),
         cell_mask,
     )
     return _k.pack_msm(msm, head, sat_raw, cell_raw, 0, -1)
 
 
-RANGE_MS = signals.C_MPS * 1e-3
-
-
-def _rough_ranges(nsat, sat_idx, pr_ms, ph_ms):
-    """Per-satellite reference range (ms): median pseudorange, else median phase-range."""
-    out = np.full(nsat, np.nan)
-    for i in range(nsat):
-        for cand in (pr_ms[sat_idx == i], ph_ms[sat_idx == i]):
-            cand = cand[np.isfinite(cand)]
-            if len(cand):
-                out[i] = np.median(cand)
-                break
-    out[(out < 0) | (out >= 255)] = np.nan
-    return out
-
-
-def _fine(delta_ms: np.ndarray, scale: float, bits: int) -> np.ndarray:
-    """Fine field value, or the invalid marker -2^(bits-1) when NaN or out of range."""
-    lim = (1 << (bits - 1)) - 1
-    v = np.round(np.nan_to_num(delta_ms, nan=np.inf) / scale)
-    bad = ~np.isfinite(v) | (np.abs(v) > lim)
-    return np.where(bad, -(lim + 1), np.where(bad, 0, v)).astype(np.int64)
-
-
-def _shift_phase(cp_cyc, wl, rough_ms, cp_sc, cp_bits, sats, sigs, offsets):
-    """Apply integer-cycle shifts keeping the phase-range in the fine-phase field; True where reset."""
-    lim_ms = ((1 << (cp_bits - 1)) - 2) * cp_sc
-    reset = np.zeros(len(cp_cyc), dtype=bool)
-    for i in range(len(cp_cyc)):
-        if not (np.isfinite(cp_cyc[i]) and np.isfinite(wl[i])):
-            continue
-        key = (sats[i], sigs[i])
-        off = offsets.get(key, 0) if offsets is not None else 0
-        if abs((cp_cyc[i] + off) * wl[i] / RANGE_MS - rough_ms[i]) > lim_ms:
-            new = round(float(rough_ms[i] * RANGE_MS / wl[i] - cp_cyc[i]))
-            reset[i] = offsets is None or new != off
-            off = new
-        if offsets is not None:
-            offsets[key] = off
-        cp_cyc[i] += off
-    return reset
-
-
-def _doppler_fields(sat_raw, cell_raw, sat_idx, rate_mps):
-    """DF399 rough rate (median per satellite, m/s) and DF404 fine rates (0.0001 m/s)."""
-    for i in range(sat_raw.shape[0]):
-        r = rate_mps[sat_idx == i]
-        r = r[np.isfinite(r)]
-        rough = int(np.round(np.median(r))) if len(r) else -8192
-        sat_raw[i, 3] = rough if -8191 <= rough <= 8191 else -8192
-    rough_c = sat_raw[sat_idx, 3].astype(float)
-    fine = np.round((rate_mps - rough_c) / 1e-4)
-    bad = ~np.isfinite(fine) | (np.abs(fine) > 16383) | (sat_raw[sat_idx, 3] == -8192)
-    cell_raw[:, 5] = np.where(bad, -16384, np.nan_to_num(fine)).astype(np.int64)
+def _store_offsets(offsets: dict, keys: list, off: np.ndarray, used: np.ndarray) -> None:
+    """Write back the phase offsets of the cells that use one (unchanged entries keep their object)."""
+    for key, v, u in zip(keys, off.tolist(), used.tolist()):
+        if u:
+            old = offsets.get(key)
+            if old is None or old != v:
+                offsets[key] = int(v)
