@@ -43,6 +43,18 @@ integers are fed back as tight pseudo-observations.  Optional backward pass
 and combination (covariance-weighted mean of the forward and backward
 solutions; a fixed one wins over a float one).
 
+Static runs check that the receiver stood still: at every epoch the code
+double differences alone give a position offset from the running static
+solution; when it exceeds 1 m at 99.9999 % significance (chi-square, 3 dof)
+in at least 3 epochs and 5 % of them, the final solution is marked
+``moving`` with status NONE and a reason, instead of an average.
+
+Antennas: the RINEX header antenna deltas (H/E/N) are applied at both ends
+(base ARP = given marker + delta; rover results are markers); with an ANTEX
+file, receiver PCO and elevation-dependent PCV of the header antenna types.
+Orbits: any store with ``sat_state`` (broadcast ``EphemerisStore`` or
+``PreciseStore`` from SP3/CLK).
+
 GLONASS (system ``R`` in ``systems``) is used as float only: every satellite
 has its own wavelength, so its SD ambiguity state (cycles of that wavelength)
 also absorbs the receiver pair's inter-frequency phase bias, which is
@@ -62,7 +74,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -1064,11 +1076,6 @@ def _static_final(fw, pair, opt, base_marker) -> StaticSummary:
         reason,
         flagged,
     )
-
-
-def with_options(opt: RTKOptions, **kw) -> RTKOptions:
-    """A copy of ``opt`` with fields replaced."""
-    return replace(opt, **kw)
 
 
 # ----------------------------------------------------------------------------- output
