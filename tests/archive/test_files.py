@@ -116,3 +116,33 @@ def test_recorder_mixed_ubx_stream(tmp_path):
     from vngeonet.rinex.nav import read_nav
 
     assert len(read_nav(nav_files).ephemerides) == 9
+
+
+def test_network_archive_facade(tmp_path):
+    """``Archive(root, {id: config}).write(id, epoch, builder)`` as ``vngeonet run`` uses it."""
+    from tests.conftest import data_path
+    from vngeonet.archive import Archive
+    from vngeonet.config import parse_station
+    from vngeonet.epochs import EpochBuilder
+    from vngeonet.rtcm.decode import decode_frames
+    from vngeonet.rtcm.framer import iter_frames
+
+    cfg = parse_station({
+        "station": {"id": "HANO", "long_name": "HANO00VNM"},
+        "position": {"ecef_m": [3811965.6701, -175800.0708, 5093615.5606], "epoch": 2025.0},
+        "receiver": {"type": "TRIMBLE ALLOY"}, "antenna": {"type": "LEIAR10"},
+        "archive": {"files": [{"span": "1H", "interval_s": 1}]},
+    })
+    arch = Archive(tmp_path, {"HANO": cfg})
+    b = EpochBuilder("HANO", config=cfg)
+    n = 0
+    for m in decode_frames(iter_frames(data_path("pygnssutils/tests/ntrip_encode_none.bin").read_bytes()), b.ctx):
+        for ep in b.add(m):
+            arch.write("HANO", ep, b)
+            n += 1
+    arch.close()
+    obs = sorted(tmp_path.rglob("HANO00VNM_S_*_01H_01S_MO.crx.gz"))
+    nav = sorted(tmp_path.rglob("HANO00VNM_S_*_01D_MN.rnx.gz"))
+    assert len(obs) == 1 and len(nav) == 1
+    d = read_obs(obs[0])
+    assert len(d.time_gps_s) == n == 33 and d.header.receiver_type == "TRIMBLE ALLOY"

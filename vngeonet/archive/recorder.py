@@ -15,9 +15,9 @@ import logging
 import time
 from dataclasses import dataclass
 
-from vngeonet.archive.files import NavFile, ObsFile, recover
+from vngeonet.archive.files import recover
+from vngeonet.archive.station import StationArchive
 from vngeonet.epochs import EpochBuilder
-from vngeonet.rinex.writer import header_from_meta
 
 log = logging.getLogger(__name__)
 
@@ -74,16 +74,10 @@ class StationRecorder:
             self._lnav = GPSLNAVAssembler()
             self._ubx_week = None
         self.status = RecorderStatus(config.id)
-        products = config.archive or ()
-        self.products = [ObsFile(self.root, config.long_name, self._header, span_s=p.span_s,
-                                 interval_s=p.interval_s, version=p.rinex_version, compress=p.compress,
-                                 flush_interval_s=config.flush_interval_s) for p in products]
-        self.nav = NavFile(self.root, config.long_name, compress=any(p.compress for p in products) or not products)
-        self._eph_seen = 0
+        self.archive = StationArchive(self.root, config)
+        self.products = self.archive.products
+        self.nav = self.archive.nav
         self._last_wall_flush = clock()
-
-    def _header(self, obs_types, first_obs, interval_s):
-        return header_from_meta(self.builder.meta, obs_types, interval_s=interval_s, first_obs=first_obs)
 
     def recover(self) -> list:
         """Finish ``.part`` files a crash left in the archive."""
@@ -170,8 +164,7 @@ class StationRecorder:
         return await self._read(stop)
 
     def _archive(self, ep) -> None:
-        for p in self.products:
-            p.add(ep.obs)
+        self.archive.add(ep, self.builder)
         self.status.epochs += 1
         self.status.last_epoch = ep.time.isoformat()
         if self.wall is not None:  # latency: arrival (wall clock as GPS time) minus the data epoch
@@ -186,13 +179,7 @@ class StationRecorder:
             self.on_epoch(ep)
 
     def _note_ephemerides(self) -> None:
-        eph = self.builder.ephemerides()
-        if len(eph) == self._eph_seen:
-            return
-        t = self.builder.ctx.approx_time
-        for e in eph[self._eph_seen:]:
-            self.nav.add(e, t or e.toe, self.builder.meta.leap_s)
-        self._eph_seen = len(eph)
+        self.archive.add_ephemerides(self.builder)
 
     def _timed_flush(self, now: float) -> None:
         if now - self._last_wall_flush >= self.config.flush_interval_s:
@@ -202,9 +189,6 @@ class StationRecorder:
 
     def close(self) -> None:
         """Close every open archive file (final names, compression)."""
-        for p in self.products:
-            if p.close() is not None:
-                self.status.files_closed += 1
-        if self.nav.close() is not None:
-            self.status.files_closed += 1
+        self.archive.close()
+        self.status.files_closed = self.archive.files_closed
         self.status.state = "stopped"
