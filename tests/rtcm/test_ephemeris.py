@@ -508,6 +508,10 @@ def _identical(a, b):
         assert a.flags.writeable == b.flags.writeable
     elif isinstance(a, float):
         assert type(b) is float and (a == b or (math.isnan(a) and math.isnan(b))), (a, b)
+    elif isinstance(a, tuple):
+        assert type(b) is tuple and len(a) == len(b)
+        for x, y in zip(a, b):
+            _identical(x, y)
     else:
         assert type(a) is type(b) and a == b, (a, b)
 
@@ -585,3 +589,84 @@ def test_ephfields_backends_decode_every_real_frame_alike(impl, monkeypatch):
             c1, c2 = (DecodeContext(approx_time=GPSTime(2275, 1.0)) for _ in range(2))
             _identical(ephemeris._decode_kepler(payload, c1, compiled[t]),
                        _reference_kepler(t, payload, c2))
+
+
+def _reference_glonass_toe(tb_s: float, approx: GPSTime | None, nt: int, n4: int, avail: int):
+    """t_b as a full GPS time by datetime arithmetic (vngeonet.gnss.time), the plain way."""
+    import datetime as dt
+
+    from vngeonet.gnss.time import glonass_to_gps
+
+    tb = dt.timedelta(seconds=tb_s)
+    if approx is not None:
+        t_glo = gps_to_utc(approx) + dt.timedelta(hours=3)
+        day0 = t_glo.replace(hour=0, minute=0, second=0, microsecond=0)
+        cands = [day0 + dt.timedelta(days=d) + tb for d in (-1, 0, 1)]
+        return glonass_to_gps(min(cands, key=lambda t: abs((t - t_glo).total_seconds()))), True
+    if avail and nt > 0 and n4 > 0:
+        day0 = dt.datetime(1996 + 4 * (n4 - 1), 1, 1) + dt.timedelta(days=nt - 1)
+        return glonass_to_gps(day0 + tb), True
+    return GPSTime(0, tb_s), False
+
+
+def _glonass_approx_times():
+    """Approximate times: random, around GLONASS midnight and around leap-second steps."""
+    from vngeonet.gnss.time import utc_to_gps
+
+    rng = np.random.default_rng(1020)
+    for _ in range(300):
+        yield GPSTime(int(rng.integers(1100, 2600)), float(rng.integers(0, 604800 * 8)) / 8)
+    import datetime as dt
+
+    for day in (dt.datetime(2015, 7, 1), dt.datetime(2017, 1, 1), dt.datetime(2024, 5, 3)):
+        for h in (-27, -21, -15, -3, 0, 3, 9, 21):
+            for s in (-1.0, -0.4, 0.0, 0.0000005, 0.6):
+                yield utc_to_gps(day + dt.timedelta(hours=h, seconds=s))
+
+
+def test_glonass_toe_equals_datetime_arithmetic():
+    """The integer-microsecond t_b resolution equals the datetime one, midnights and leap
+    seconds included, for every t_b of a day (DF110 0..95, plus out-of-range 96..127)."""
+    tbs = [i * 900.0 for i in range(128)]
+    for approx in _glonass_approx_times():
+        ctx = DecodeContext(approx_time=approx)
+        for tb in tbs[::7] + [0.0, 85500.0, 86400.0]:
+            _identical(ephemeris._glonass_toe(tb, None, ctx),
+                       _reference_glonass_toe(tb, approx, 0, 0, 0))
+    v = [0] * 36
+    for n4 in (1, 7, 8, 31):
+        for nt in (1, 59, 60, 366, 1461, 2047):
+            v[ephemeris._G_NT], v[ephemeris._G_N4], v[ephemeris._G_AVAIL] = nt, n4, 1
+            for tb in tbs[::11]:
+                _identical(ephemeris._glonass_toe(tb, v, None),
+                           _reference_glonass_toe(tb, None, nt, n4, 1))
+    v[ephemeris._G_AVAIL] = 0
+    _identical(ephemeris._glonass_toe(900.0, v, None), (GPSTime(0, 900.0), False))
+
+
+def test_glonass_decode_equals_reference_on_every_real_frame():
+    """1020: the kernel path equals unpack + scale + GlonassEphemeris(...) for every real frame."""
+    from vngeonet.rtcm.fields import layout
+
+    lay = layout(1020)
+    pos = ephemeris._G_STATE.tolist()
+    for make_ctx in _contexts():
+        for _, _, _, payload in real_frames({1020}):
+            c1, c2 = make_ctx(), make_ctx()
+            m = DECODERS[1020](payload, c1)
+            vals = lay.unpack(payload, 1020)
+            v = vals.tolist()
+            s = [float(vals[i]) * float(lay.si[i]) for i in pos]
+            toe, resolved = _reference_glonass_toe(
+                s[12], getattr(c2, "approx_time", None), v[ephemeris._G_NT],
+                v[ephemeris._G_N4], v[ephemeris._G_AVAIL])
+            eph = GlonassEphemeris(
+                f"R{v[0]:02d}", toe, v[1] - 7, tuple(s[0:3]), tuple(s[3:6]), tuple(s[6:9]),
+                tau_n_s=s[10], gamma_n=s[9], health=v[6], age_days=v[24],
+                delta_tau_n_s=s[11], tb_s=s[12], source="RTCM1020",
+                extra={"accuracy_m": ephemeris.FT_M[v[26]]})
+            if c2 is not None:
+                c2.glo_channels[eph.sat] = eph.freq_channel
+            vals.flags.writeable = False
+            _identical(m, EphemerisMessage(1020, eph.sat, eph, vals, resolved))
+            assert c1 == c2

@@ -51,7 +51,7 @@ import numpy as np
 
 from vngeonet import kernels
 from vngeonet.errors import FormatError, UnsupportedMessage
-from vngeonet.gnss.time import GPSTime, glonass_to_gps, gps_to_utc
+from vngeonet.gnss.time import GPS_EPOCH, LEAP_SECONDS, GPSTime, gps_to_utc
 from vngeonet.model import GlonassEphemeris, KeplerEphemeris
 from vngeonet.rtcm.fields import layout
 
@@ -400,40 +400,98 @@ _G_STATE_SI = _GLO.si[_G_STATE]
 _G_EN, _G_FT, _G_NT, _G_AVAIL, _G_N4 = 24, 26, 27, 29, 32
 
 
+_GLO_PLAN = _EPHF.FieldPlan(_GLO.widths.tolist(), _GLO.kinds.tolist(), _G_STATE.tolist(),
+                            _G_STATE_SI.tolist())
+_GLO_SATS = tuple(f"R{slot:02d}" for slot in range(64))
+_MAKE_GLONASS = _EPHF.SlotMaker(GlonassEphemeris,
+                                [f.name for f in dc_fields(GlonassEphemeris)]).make
+
+# GLONASS times are handled as integer microseconds since 1980-01-06 00:00 (of whichever
+# scale), which gives exactly what the datetime arithmetic of vngeonet.gnss.time gives.
+_US = 1_000_000
+_DAY_US = 86400 * _US
+_MOSCOW_US = 3 * 3600 * _US  # GLONASST = UTC(SU) + 3 h
+_LEAP_US = tuple(((start - GPS_EPOCH) // _dt.timedelta(microseconds=1), n)
+                 for start, n in LEAP_SECONDS)
+_TB_US: dict[float, int] = {}  # t_b (s) -> microseconds, as timedelta(seconds=t_b) rounds
+_LAST_NOW: tuple = (None, 0)  # ((week, tow_s) of the last approximate time, its GLONASST in us)
+
+
+def _gps_time(week: int, tow_s: float) -> GPSTime:
+    """``GPSTime(week, tow_s)``, without the dataclass ``__init__`` when already normalised."""
+    if 0.0 <= tow_s < _WEEK_S:
+        return _MAKE_TIME((week, tow_s))
+    return GPSTime(week, tow_s)
+
+
+def _us_of(t: _dt.datetime) -> int:
+    d = t - GPS_EPOCH
+    return (d.days * 86400 + d.seconds) * _US + d.microseconds
+
+
+def _glonass_us_to_gps(t_glo_us: int) -> GPSTime:
+    """``glonass_to_gps`` of a GLONASS time given in microseconds (no datetime objects)."""
+    utc = t_glo_us - _MOSCOW_US
+    leap = 0
+    for start, n in _LEAP_US:
+        if utc >= start:
+            leap = n
+    days, rem = divmod(utc, _DAY_US)
+    secs, micro = divmod(rem, _US)
+    if micro:  # same float steps as GPSTime.from_datetime (t_b is whole seconds: not reached)
+        return GPSTime.from_seconds(days * 86400.0 + secs + micro * 1e-6) + leap
+    week, tow = divmod(days * 86400 + secs, 604800)
+    return _gps_time(week, float(tow) + leap)
+
+
+def _glonass_now_us(approx: GPSTime) -> int:
+    """GLONASST of ``approx`` in microseconds (one-entry memo: streams repeat the same time)."""
+    global _LAST_NOW
+    key = (approx.week, approx.tow_s)
+    last = _LAST_NOW
+    if last[0] == key:
+        return last[1]
+    now = _us_of(gps_to_utc(approx)) + _MOSCOW_US
+    _LAST_NOW = (key, now)
+    return now
+
+
 def _glonass_toe(tb_s: float, v: list, ctx) -> tuple[GPSTime, bool]:
-    """Full GPS time of t_b: nearest to ``ctx.approx_time``, else from N4/NT."""
+    """Full GPS time of t_b: nearest to ``ctx.approx_time`` (first of equals), else from N4/NT."""
+    tb_us = _TB_US.get(tb_s)
+    if tb_us is None:
+        tb_us = _TB_US.setdefault(tb_s, _dt.timedelta(seconds=tb_s) // _dt.timedelta(
+            microseconds=1))
     approx = getattr(ctx, "approx_time", None)
-    tb = _dt.timedelta(seconds=tb_s)
     if approx is not None:
-        t_glo = gps_to_utc(approx) + _dt.timedelta(hours=3)
-        day0 = t_glo.replace(hour=0, minute=0, second=0, microsecond=0)
-        cands = [day0 + _dt.timedelta(days=d) + tb for d in (-1, 0, 1)]
-        best = min(cands, key=lambda t: abs((t - t_glo).total_seconds()))
-        return glonass_to_gps(best), True
+        now = _glonass_now_us(approx)
+        cand = now - now % _DAY_US - _DAY_US + tb_us  # t_b of the previous GLONASS day
+        best, best_diff = cand, abs(cand - now)
+        for _ in (0, 1):
+            cand += _DAY_US
+            if abs(cand - now) < best_diff:
+                best, best_diff = cand, abs(cand - now)
+        return _glonass_us_to_gps(best), True
     nt, n4 = v[_G_NT], v[_G_N4]
     if v[_G_AVAIL] and nt > 0 and n4 > 0:
         day0 = _dt.datetime(1996 + 4 * (n4 - 1), 1, 1) + _dt.timedelta(days=nt - 1)
-        return glonass_to_gps(day0 + tb), True
+        return _glonass_us_to_gps(_us_of(day0) + tb_us), True
     return GPSTime(0, tb_s), False
 
 
 def _decode_1020(payload: bytes, ctx) -> EphemerisMessage:
-    vals = _GLO.unpack(payload, 1020, source=getattr(ctx, "source", "") or "")
-    s = (vals[_G_STATE] * _G_STATE_SI).tolist()
-    v = vals.tolist()
+    try:
+        vals, v, s = _GLO_PLAN.unpack(payload, 12)
+    except IndexError as err:
+        raise _short(payload, 1020, _GLO_PLAN.nbits, ctx) from err
     k = v[_G_CH] - 7
-    sat = f"R{v[_G_SLOT]:02d}"
+    sat = _GLO_SATS[v[_G_SLOT]]
     toe, resolved = _glonass_toe(s[12], v, ctx)
-    eph = GlonassEphemeris(
-        sat, toe, k, (s[0], s[1], s[2]), (s[3], s[4], s[5]), (s[6], s[7], s[8]),
-        tau_n_s=s[10], gamma_n=s[9], health=v[_G_BN], age_days=v[_G_EN],
-        delta_tau_n_s=s[11], tb_s=s[12], source="RTCM1020",
-        extra={"accuracy_m": FT_M[v[_G_FT]]},
-    )
+    eph = _MAKE_GLONASS((sat, toe, k, s[0:3], s[3:6], s[6:9], s[10], s[9], v[_G_BN], v[_G_EN],
+                         s[11], s[12], "RTCM1020", {"accuracy_m": FT_M[v[_G_FT]]}))
     if ctx is not None:
         ctx.glo_channels[sat] = k
-    vals.flags.writeable = False
-    return EphemerisMessage(1020, sat, eph, vals, resolved)
+    return _MAKE_MESSAGE((1020, sat, eph, vals, resolved))
 
 
 # ------------------------------------------------------------------- encoding
