@@ -264,3 +264,12 @@ def test_antex_receiver_antenna_models(pair, static_real):
     assert other.status == FixQuality.FIX
     d_enu = coords.ecef_to_enu(other.pos_ecef_m, static_real.final.pos_ecef_m)
     assert -0.065 < d_enu[2] < -0.04 and np.hypot(d_enu[0], d_enu[1]) < 0.005
+
+
+def test_simulated_80km_forward_backward_combined():
+    rov, bas, store, base, truth = _sim_pair(80, 120)
+    fw = solve_baseline(rov, bas, store, base, RTKOptions())
+    both = solve_baseline(rov, bas, store, base, RTKOptions(backward=True))
+    assert both.fix_rate() >= 0.95 > fw.fix_rate()
+    enu = coords.ecef_to_enu(both.pos_ecef_m[both.status == FixQuality.FIX], truth)
+    assert np.abs(enu).max() < 0.06

@@ -119,6 +119,7 @@ class RTKOptions:
     tropo: str = "auto"  # "auto", "model", "est"
     tropo_auto_km: float = 5.0
     tropo_rate_mps: float = 1e-4
+    tropo_sigma_m: float = 0.05  # prior of the relative zenith wet residual
     pos_sigma_m: float = 30.0
     amb_sigma_cyc: float = 30.0
     amb_rate_cyc: float = 1e-4
@@ -530,7 +531,7 @@ class _Filter:
         self.last_t[:3] = t
         if self.est_tropo:
             if not np.isfinite(self.last_t[3]):
-                self._reset(np.array([3]), 0.0, 0.3**2)
+                self._reset(np.array([3]), 0.0, o.tropo_sigma_m**2)
             else:
                 self.P[3, 3] += o.tropo_rate_mps**2 * abs(t - self.last_t[3])
             self.last_t[3] = t
