@@ -42,6 +42,12 @@ def test_users_add_list_passwd_del(tmp_path, monkeypatch, capsys):
     assert rc == 0 and verify_password("pw two", store.get_user("ann").pw_hash)
     rc, out = _cli(monkeypatch, capsys, ["users", "list", "--db", db])
     assert out.out.startswith("ann ")
+    rc, _ = _cli(monkeypatch, capsys, ["users", "grant", "survey", "--is-group", "--mount", "DNNG", "--db", db])
+    assert rc == 0
+    rc, _ = _cli(monkeypatch, capsys, ["users", "grant", "ann", "--group", "survey", "--mount", "HUES", "--db", db])
+    assert rc == 0 and store.get_user("ann").mounts == ("DNNG", "HNOI", "HUES", "TEST")
+    rc, _ = _cli(monkeypatch, capsys, ["users", "grant", "nobody", "--mount", "X", "--db", db])
+    assert rc == 1
     rc, _ = _cli(monkeypatch, capsys, ["users", "del", "ann", "--db", db])
     assert rc == 0 and store.get_user("ann") is None
     rc, out = _cli(monkeypatch, capsys, ["users", "del", "ann", "--db", db])

@@ -1,4 +1,4 @@
-"""``vngeonet users add|del|list|passwd``: manage caster accounts (password from stdin)."""
+"""``vngeonet users add|del|list|passwd|grant``: manage caster accounts (password from stdin)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,13 @@ def register(subparsers) -> None:
     common(li)
     li.add_argument("--json", action="store_true", help="JSON output")
     li.set_defaults(func=list_)
+    g = sub.add_parser("grant", help="let a user or a group read mountpoints; add a user to groups")
+    g.add_argument("name", help="user name (or group name with --is-group)")
+    common(g)
+    g.add_argument("--is-group", action="store_true", help="NAME is a group")
+    g.add_argument("--mount", action="append", default=[], help="mountpoint ('*' = all); repeatable")
+    g.add_argument("--group", action="append", default=[], help="add the user to this group; repeatable")
+    g.set_defaults(func=grant)
     pw = sub.add_parser("passwd", help="set a new password (first line of stdin)")
     pw.add_argument("name")
     common(pw)
@@ -98,6 +105,28 @@ def list_(args) -> int:
     for r in rows:
         print(f"{r['name']:<20} mounts={','.join(r['mounts']) or '-'} groups={','.join(r['groups']) or '-'} "
               f"max_conn={r['max_connections'] or '-'} expires={r['expires'] or '-'}{' admin' if r['admin'] else ''}")
+    return 0
+
+
+def grant(args) -> int:
+    from vngeonet.store import open_store
+
+    store = open_store(args.db)
+    try:
+        if not args.is_group and store.get_user(args.name) is None:
+            print(f"vngeonet users: error: no user {args.name!r}", file=sys.stderr)
+            return 1
+        for m in args.mount:
+            if args.is_group:
+                store.grant(m, group=args.name)
+            else:
+                store.grant(m, user=args.name)
+        for grp in [] if args.is_group else args.group:
+            store.add_to_group(args.name, grp)
+    finally:
+        store.close()
+    print(f"{'group' if args.is_group else 'user'} {args.name}: granted {', '.join(args.mount) or '-'}"
+          f"{'; groups ' + ', '.join(args.group) if args.group and not args.is_group else ''}")
     return 0
 
 
