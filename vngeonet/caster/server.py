@@ -722,7 +722,11 @@ class NTRIPCaster:
         try:
             while q.pending and not q.closed:
                 await writer.drain()
+                before = q.pending_bytes
                 q.flush()
+                if q.pending and q.pending_bytes == before:
+                    # No progress although drain() returned: never spin on the loop.
+                    await asyncio.sleep(0.005)
         except (ConnectionError, OSError):
             pass
 
