@@ -713,12 +713,13 @@ def _select_cells(epoch: ObsEpoch, system: str):
     if sat.dtype != _U3 or sig.dtype != _U2:
         return _select_cells_slow(epoch, system)
     sc = np.ascontiguousarray(sat).view(np.uint32).reshape(-1, 3)
-    gc = np.ascontiguousarray(sig).view(np.uint32).reshape(-1, 2)
-    small = (gc[:, 0] < 128) & (gc[:, 1] < 128)
-    sid = np.where(small, _SIG_LUT[system][np.where(small, gc[:, 0] * 128 + gc[:, 1], 0)], 0)
-    cand = np.flatnonzero((sc[:, 0] == ord(system)) & (sid != 0))
+    cand = np.flatnonzero(sc[:, 0] == ord(system))
     if not len(cand):
         return _EMPTY
+    # Characters beyond ASCII map to DEL (127), which no signal code uses.
+    gc = np.minimum(np.ascontiguousarray(sig).view(np.uint32).reshape(-1, 2)[cand], 127)
+    sid = _SIG_LUT[system][gc[:, 0] * 128 + gc[:, 1]]
+    cand, sid = cand[sid != 0], sid[sid != 0]
     c1, c2 = sc[cand, 1], sc[cand, 2]
     if not ((c1 >= 48) & (c1 <= 57) & (((c2 >= 48) & (c2 <= 57)) | (c2 == 0))).all():
         return _select_cells_slow(epoch, system)
@@ -728,9 +729,16 @@ def _select_cells(epoch: ObsEpoch, system: str):
     keep = (
         (prn >= 1) & (prn <= 64) & (np.isfinite(epoch.pr_m[cand]) | np.isfinite(epoch.cp_cyc[cand]))
     )
-    cand, prn, sid = cand[keep], prn[keep], sid[cand[keep]].astype(np.int64)
-    key, first = np.unique(prn * 64 + sid, return_index=True)
-    return key // 64, key % 64, cand[first]
+    key = prn[keep] * 64 + sid[keep]
+    cand = cand[keep]
+    order = np.argsort(key, kind="stable")
+    key, cand = key[order], cand[order]
+    if len(key) > 1:
+        first = np.ones(len(key), dtype=bool)
+        np.not_equal(key[1:], key[:-1], out=first[1:])
+        if not first.all():  # repeated (satellite, signal): the first row wins (stable sort)
+            key, cand = key[first], cand[first]
+    return key >> 6, key & 63, cand
 
 
 _EMPTY = (np.zeros(0, dtype=np.int64),) * 3
@@ -758,14 +766,14 @@ def _select_cells_slow(epoch: ObsEpoch, system: str):
 def _split_sats(prn: np.ndarray, sid: np.ndarray, msm: int) -> list[tuple[int, int]]:
     """Greedy satellite groups with nsat*nsig <= 64 and payload <= 1023 bytes, as cell slices."""
     sat_bits, cell_bits = (18, 48) if msm == 4 else (36, 80)
-    first = np.flatnonzero(np.r_[True, prn[1:] != prn[:-1]])
-    nsat, nsig, ncell = len(first), len(np.unique(sid)), len(prn)
+    first = np.flatnonzero(_starts(prn))
+    nsat, nsig, ncell = len(first), int(np.count_nonzero(np.bincount(sid, minlength=33))), len(prn)
     if (
         nsat * nsig <= MAX_CELLS
         and 169 + nsat * nsig + nsat * sat_bits + ncell * cell_bits <= 8 * MAX_PAYLOAD_BYTES
     ):
         return [(0, ncell)]  # greedy grouping of a set that fits as a whole is that whole set
-    bounds = np.r_[first, ncell].tolist()
+    bounds = first.tolist() + [ncell]
     sid_l = sid.tolist()
     groups, lo, cur_n, cur_sigs = [], 0, 0, set()
     for i in range(nsat):
@@ -782,37 +790,47 @@ def _split_sats(prn: np.ndarray, sid: np.ndarray, msm: int) -> list[tuple[int, i
     return groups
 
 
+def _starts(a: np.ndarray) -> np.ndarray:
+    """True where a sorted array starts a new run of equal values."""
+    out = np.ones(len(a), dtype=bool)
+    np.not_equal(a[1:], a[:-1], out=out[1:])
+    return out
+
+
 def _encode_group(epoch, system, msm, station_id, cells, multiple, head_common, glo, offsets):
     cell_prn, cell_sig, r = cells
-    first = np.r_[True, cell_prn[1:] != cell_prn[:-1]]
+    first = _starts(cell_prn)
     prn_list = cell_prn[first].tolist()
-    sig_arr = np.unique(cell_sig)
-    sig_list = sig_arr.tolist()
-    sat_idx = (np.cumsum(first) - 1).astype(np.int32)
+    has_sig = np.zeros(33, dtype=bool)
+    has_sig[cell_sig] = True
+    sig_list = np.flatnonzero(has_sig).tolist()
+    sig_rank = np.cumsum(has_sig) - 1
+    sat_idx = np.cumsum(first, dtype=np.int32) - 1
     tb = TABLES[system]
     if system == "R":
         wl = _wavelengths(system, cell_sig, cell_prn, glo)
     else:
         wl = _WL_CDMA[system][cell_sig]
-    keys = None
+    keys = prev = None
     off = np.zeros(len(r))
     if offsets is not None:
         keys = list(zip(tb.sat_names[cell_prn].tolist(), tb.sig_names[cell_sig].tolist()))
+        prev = list(map(offsets.get, keys))  # None where absent
         if offsets:
-            off[:] = [offsets.get(k, 0) for k in keys]
+            off[:] = [0 if v is None else v for v in prev]
     sat_raw, cell_raw, used = _k.encode_msm_cells(
         msm, sat_idx, len(prn_list), epoch.pr_m[r], epoch.cp_cyc[r].astype(np.float64), wl,
         epoch.dop_hz[r], epoch.cn0_dbhz[r], epoch.lock_s[r], epoch.lli[r].astype(np.uint8),
         off, offsets is not None,
     )  # fmt: skip
     if offsets is not None:
-        _store_offsets(offsets, keys, off, used)
+        _store_offsets(offsets, keys, prev, off, used)
     if system == "R" and msm == 7:  # DF419 = k + 7; 15 (reserved value) where k is unknown
         sat_raw[:, 1] = [
             glo[sat_name("R", p)] + 7 if sat_name("R", p) in glo else 15 for p in prn_list
         ]
     nsig = len(sig_list)
-    pos = (sat_idx * nsig + np.searchsorted(sig_arr, cell_sig)).tolist()
+    pos = (sat_idx * nsig + sig_rank[cell_sig]).tolist()
     x = len(prn_list) * nsig
     cell_mask = 0
     for q in pos:
@@ -830,10 +848,18 @@ def _encode_group(epoch, system, msm, station_id, cells, multiple, head_common, 
     return _k.pack_msm(msm, head, sat_raw, cell_raw, 0, -1)
 
 
-def _store_offsets(offsets: dict, keys: list, off: np.ndarray, used: np.ndarray) -> None:
-    """Write back the phase offsets of the cells that use one (unchanged entries keep their object)."""
-    for key, v, u in zip(keys, off.tolist(), used.tolist()):
-        if u:
-            old = offsets.get(key)
-            if old is None or old != v:
-                offsets[key] = int(v)
+def _store_offsets(
+    offsets: dict, keys: list, prev: list, off: np.ndarray, used: np.ndarray
+) -> None:
+    """Write back the phase offsets of the cells that use one (unchanged entries keep their object).
+
+    ``prev`` holds the entries before the epoch (None where absent).
+    """
+    if all(used.tolist()) and None not in prev:
+        new = off.tolist()
+        if new == prev:
+            return
+    for i in np.flatnonzero(used).tolist():
+        v, old = off[i], prev[i]
+        if old is None or old != v:
+            offsets[keys[i]] = int(v)

@@ -114,6 +114,9 @@ class NetworkSimulator:
         sys_of_sat = np.array([s[0] for s in self.orbits.sats])
         self._valid = np.array([[sys_of_sat[k] == sysl for (sysl, _s) in self._sig] for k in range(nk)])
         self._lam = np.array([C / frequency_hz(sysl, sig) for sysl, sig in self._sig])
+        self._sig_names = np.array([sig for _sysl, sig in self._sig], dtype="<U2")
+        self._sat_names = self.orbits.sats.astype("<U3")
+        self._eph_cache = None
 
     # -- broadcast products -------------------------------------------------
     def ephemerides(self, t: GPSTime) -> list:
@@ -123,6 +126,10 @@ class NetworkSimulator:
         broadcast (BeiDou: BDT, 14 s behind GPS time; every field then fits its
         RTCM/RINEX resolution, e.g. the 8 s BeiDou toe).
         """
+        # The set changes only with the hour (of GPS time, and of BDT for BeiDou).
+        key = (math.floor(t.seconds / 3600.0), math.floor((t.seconds - 14.0) / 3600.0))
+        if self._eph_cache is not None and self._eph_cache[0] == key:
+            return list(self._eph_cache[1])
         out = []
         for k, sat in enumerate(self.orbits.sats):
             shift = 14.0 if sat[0] == "C" else 0.0
@@ -131,6 +138,7 @@ class NetworkSimulator:
             e = kepler_ephemeris(_orbit_at(self.orbits, k), toe, iode=iode)
             af0 = self.sv_af0[k] + self.sv_af1[k] * (toe.seconds - self._t_ref)
             out.append(_with_clock(e, af0, self.sv_af1[k]))
+        self._eph_cache = (key, tuple(out))
         return out
 
     _t_ref = GPSTime(2300, 0.0).seconds  # satellite clock polynomials are referred to this time
@@ -228,9 +236,8 @@ class NetworkSimulator:
 
     def _pack(self, t, sid, valid, pr, cp, dop, cn0, lock):
         k, j = np.nonzero(valid)
-        sig = np.array([self._sig[i][1] for i in j], dtype="<U2")
         return ObsEpoch(
-            time=t, station=sid, sat=self.orbits.sats[k].astype("<U3"), sig=sig,
+            time=t, station=sid, sat=self._sat_names[k], sig=self._sig_names[j],
             pr_m=pr[k, j], cp_cyc=cp[k, j], dop_hz=dop[k, j], cn0_dbhz=np.round(cn0[k, j] * 16) / 16,
             lli=np.zeros(len(k), dtype=np.uint8), lock_s=lock[k, j],
         )

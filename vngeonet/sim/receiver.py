@@ -30,6 +30,11 @@ def _set_multiple(payload: bytes) -> bytes:
     return bytes(b)
 
 
+def ephemeris_frames(ephemerides: list) -> list[bytes]:
+    """RTCM 3 frames (1019 / 1046 / 1042) of an ephemeris set, in order."""
+    return [frame_payload(encode_ephemeris(from_ephemeris(e))) for e in ephemerides]
+
+
 class SimReceiver:
     """RTCM 3 encoder of one simulated station.
 
@@ -70,13 +75,17 @@ class SimReceiver:
                 receiver=receiver, firmware=firmware, receiver_serial=""))),
         )
 
-    def set_ephemerides(self, ephemerides: list) -> None:
-        """Use this ephemeris set from now on (all of it is sent at once when it changes)."""
+    def set_ephemerides(self, ephemerides: list, frames: list[bytes] | None = None) -> None:
+        """Use this ephemeris set from now on (all of it is sent at once when it changes).
+
+        ``frames``: the set already framed by :func:`ephemeris_frames` (one encoding
+        shared by every station of a network); encoded here when not given.
+        """
         key = tuple((e.sat, e.toe) for e in ephemerides)
         if key == self._eph_key:
             return
         self._eph_key = key
-        self._eph_frames = [frame_payload(encode_ephemeris(from_ephemeris(e))) for e in ephemerides]
+        self._eph_frames = list(frames) if frames is not None else ephemeris_frames(ephemerides)
         self._eph_next = -1  # send the whole set with the next epoch
 
     def encode(self, epoch: ObsEpoch) -> bytes:

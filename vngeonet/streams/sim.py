@@ -70,6 +70,7 @@ class SimNetwork:
         self._task: asyncio.Task | None = None
         self._sim = None
         self._receivers: dict = {}
+        self._eph_key = None  # (sat, toe) of the set last given to the receivers
         self.epochs = 0
         self.t = start
 
@@ -106,21 +107,33 @@ class SimNetwork:
         old = self._receivers
         self._receivers = {s: old.get(s) or SimReceiver(self._stations[s][1], self._stations[s][0],
                                                         systems=self.systems) for s in ids}
+        self._eph_key = None  # new receivers need the current set
 
     def step(self) -> dict[str, bytes]:
         """Compute and encode the next epoch of every station (pure, no pacing)."""
         if self._sim is None:
             self._build()
         t = self.t
-        ephs = self._sim.ephemerides(t)
+        self._update_ephemerides(t)
         out = {}
         for sid, ep in self._sim.epoch(t).items():
-            rx = self._receivers[sid]
-            rx.set_ephemerides(ephs)
-            out[sid] = rx.encode(ep)
+            out[sid] = self._receivers[sid].encode(ep)
         self.t = t + self.interval_s
         self.epochs += 1
         return out
+
+    def _update_ephemerides(self, t: GPSTime) -> None:
+        """Give every receiver the ephemeris set of ``t`` when it changes, framed once for all."""
+        from vngeonet.sim.receiver import ephemeris_frames
+
+        ephs = self._sim.ephemerides(t)
+        key = tuple((e.sat, e.toe) for e in ephs)
+        if key == self._eph_key:
+            return
+        frames = ephemeris_frames(ephs)
+        for rx in self._receivers.values():
+            rx.set_ephemerides(ephs, frames)
+        self._eph_key = key
 
     async def _run(self) -> None:
         wall0 = self._clock()
@@ -141,7 +154,7 @@ class SimNetwork:
                 await asyncio.sleep(0)
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - a bug must not hang the readers
+        except Exception:
             log.exception("simulated network stopped")
             for q in self._queues.values():
                 self._put_drop_oldest(q, b"")
@@ -171,7 +184,7 @@ def network_for(start: GPSTime | None, speed: float, interval_s: float, seed: in
     net = _networks.get(key)
     if net is None:
         if start is None:
-            now = utc_to_gps(_dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None))
+            now = utc_to_gps(_dt.datetime.now(_dt.UTC).replace(tzinfo=None))
             start = GPSTime.from_seconds(float(int(now.seconds)))
         net = SimNetwork(start, speed, interval_s, seed, systems)
         _networks[key] = net
