@@ -217,3 +217,12 @@ def test_vectorised_f14_3_matches_printf():
     assert len(diff) <= 2
     for a, b in diff:
         assert abs(float(a) - float(b)) <= 0.0011
+
+
+def test_single_epoch_and_batch_formatters_agree():
+    from vngeonet.rinex.writer import format_epoch, format_epochs, lli_batch
+
+    obs, _, _ = read_epochs([data_path(CAPTURE)])
+    types = obs_types_from({(s[0], g) for o in obs for s, g in zip(o.sat.tolist(), o.sig.tolist())})
+    llis = lli_batch(obs)
+    assert "".join(format_epoch(o, types, f) for o, f in zip(obs, llis)) == format_epochs(obs, types, llis)

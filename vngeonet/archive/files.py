@@ -126,6 +126,7 @@ class ObsFile:
         self.start: GPSTime | None = None
         self.part: Path | None = None
         self.obs_types: dict = {}
+        self._known: set = set()
         self.closed_files: list[Path] = []
         self._fh = None
         self._body_at = 0
@@ -158,7 +159,7 @@ class ObsFile:
         d = day_dir(self.root, self.start)
         d.mkdir(parents=True, exist_ok=True)
         self.part = d / (name + PART)
-        self._first, self._last, self.obs_types = obs.time, None, {}
+        self._first, self._last, self.obs_types, self._known = obs.time, None, {}, set()
         self._lock = LockTracker()
         self._grow_types(obs, rewrite=False)
         head = self._header().encode("ascii")
@@ -173,12 +174,14 @@ class ObsFile:
         return format_obs_header(h, self.version)
 
     def _grow_types(self, obs: ObsEpoch, rewrite: bool = True) -> None:
-        new = False
-        for sat, sig in zip(obs.sat.tolist(), obs.sig.tolist()):
-            types = self.obs_types.setdefault(sat[0], [])
-            if "C" + sig not in types:
-                types.extend(k + sig for k in "CLDS")
-                new = True
+        pairs = {(s[0], g) for s, g in zip(obs.sat.tolist(), obs.sig.tolist())}
+        pairs -= self._known
+        if not pairs:
+            return
+        for sys_, sig in sorted(pairs):
+            self.obs_types.setdefault(sys_, []).extend(k + sig for k in "CLDS")
+        self._known |= pairs
+        new = True
         if new and rewrite:
             self._rewrite_header()
 

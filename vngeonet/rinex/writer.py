@@ -176,7 +176,47 @@ def format_epoch(obs: ObsEpoch, obs_types: dict, lli: np.ndarray | None = None, 
     signal not in ``obs_types`` are left out.  Values that do not fit F14.3
     are left blank.  See :func:`format_epochs`.
     """
-    return format_epochs([obs], obs_types, None if lli is None else [lli], flag)
+    return _format_one(obs, obs_types, obs.lli if lli is None else lli, flag)
+
+
+_BLANK16 = " " * 16
+_LLI_CHARS = " 123456789"
+
+
+def _format_one(obs: ObsEpoch, obs_types: dict, lli, flag: int) -> str:
+    """One epoch with plain Python string formatting (faster than numpy for ~100 rows).
+
+    Same text as :func:`format_epochs`: all values go through one C-level
+    ``%14.3f`` formatting call.
+    """
+    tables = _tables(obs_types)
+    sats, sigs, lli_l = obs.sat.tolist(), obs.sig.tolist(), np.asarray(lli).tolist()
+    rows: dict = {}
+    pos, vals, flags = [], [], []
+    for kind, arr in zip(_KINDS, (obs.pr_m, obs.cp_cyc, obs.dop_hz, obs.cn0_dbhz)):
+        table = tables[kind]
+        for i, v in enumerate(arr.tolist()):
+            sat = sats[i]
+            j = table.get(_code(sat[0] + sigs[i]))
+            if j is None or v != v or not -999999999.999 < v < _MAX_VALUE:
+                if j is not None and sat not in rows:
+                    rows[sat] = [_BLANK16] * len(obs_types[sat[0]])
+                continue
+            if sat not in rows:
+                rows[sat] = [_BLANK16] * len(obs_types[sat[0]])
+            pos.append((sat, j))
+            vals.append(v)
+            f = lli_l[i] if kind == "L" else 0
+            flags.append(_LLI_CHARS[f] if 0 < f < 10 else " ")
+    text = ("%14.3f" * len(vals)) % tuple(vals) if vals else ""
+    for k, ((sat, j), f) in enumerate(zip(pos, flags)):
+        rows[sat][j] = text[14 * k:14 * k + 14] + f + " "
+    order = sorted(rows, key=lambda x: (SYSTEM_ORDER.find(x[0]), x))
+    d = obs.time.to_datetime()
+    sec = d.second + d.microsecond * 1e-6
+    out = [f"> {d.year:4d} {d.month:02d} {d.day:02d} {d.hour:02d} {d.minute:02d}{sec:11.7f}  {flag:1d}{len(order):3d}\n"]
+    out += [(sat + "".join(rows[sat])).rstrip() + "\n" for sat in order]
+    return "".join(out)
 
 
 def _f14_3(v: np.ndarray, block: int = 32768) -> np.ndarray:
@@ -234,6 +274,22 @@ def _code(text: str) -> int:
     return k
 
 
+_TABLES_CACHE: dict = {}
+
+
+def _tables(obs_types: dict) -> dict:
+    """Per observable kind: {system+signal code: column}, cached per obs_types layout."""
+    key = tuple((k, tuple(v)) for k, v in obs_types.items())
+    t = _TABLES_CACHE.get(key)
+    if t is None:
+        t = {kind: {_code(sys_ + c[1:]): j for sys_, types in obs_types.items()
+                    for j, c in enumerate(types) if c[0] == kind} for kind in _KINDS}
+        if len(_TABLES_CACHE) > 256:
+            _TABLES_CACHE.clear()
+        _TABLES_CACHE[key] = t
+    return t
+
+
 def format_epochs(obs_list, obs_types: dict, lli_list=None, flag: int = 0) -> str:
     """Data records of many epochs at once (vectorised; the converter's hot path).
 
@@ -268,9 +324,9 @@ def format_epochs(obs_list, obs_types: dict, lli_list=None, flag: int = 0) -> st
     lli_all = np.concatenate([np.asarray(x, dtype=np.int64) for x in lli_list])
     ukeys, inv = np.unique(sigk, return_inverse=True)
     rows, cols, vals, is_l = [], [], [], []
+    tables = _tables(obs_types)
     for kind, name in zip(_KINDS, ("pr_m", "cp_cyc", "dop_hz", "cn0_dbhz")):
-        table = {_code(sys_ + t[1:]): j for sys_, types in obs_types.items()
-                 for j, t in enumerate(types) if t[0] == kind}
+        table = tables[kind]
         if not table:
             continue
         col = np.array([table.get(int(k), -1) for k in ukeys.tolist()], dtype=np.int64)[inv]
