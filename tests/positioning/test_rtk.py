@@ -268,8 +268,7 @@ def test_antex_receiver_antenna_models(pair, static_real):
 
 def test_simulated_80km_forward_backward_combined():
     rov, bas, store, base, truth = _sim_pair(80, 120)
-    fw = solve_baseline(rov, bas, store, base, RTKOptions())
     both = solve_baseline(rov, bas, store, base, RTKOptions(backward=True))
-    assert both.fix_rate() >= 0.95 > fw.fix_rate()
+    assert both.fix_rate() >= 0.95  # forward alone: about 0.8 (test_simulated_kinematic)
     enu = coords.ecef_to_enu(both.pos_ecef_m[both.status == FixQuality.FIX], truth)
     assert np.abs(enu).max() < 0.06
