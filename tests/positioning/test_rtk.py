@@ -82,7 +82,17 @@ def test_kinematic_fix_rate_whatever_base_coordinate(pair, static_real, which):
 
 def test_backward_combined_solution(pair):
     rov, bas, store, spp = pair
-    res = solve_baseline(rov, bas, store, BASE_MAKEFILE, RTKOptions(backward=True), spp_pos=spp)
+    calls = []
+    res = solve_baseline(
+        rov,
+        bas,
+        store,
+        BASE_MAKEFILE,
+        RTKOptions(backward=True),
+        spp_pos=spp,
+        progress=lambda done, total: calls.append((done, total)),
+    )
+    assert calls[0] == (0, 240) and calls[-1] == (240, 240)
     assert res.fix_rate() >= 0.95
     assert np.all(np.isfinite(res.pos_ecef_m))
 
