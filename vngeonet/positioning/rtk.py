@@ -509,6 +509,8 @@ class _Filter:
             )
         self.nfix = 0
         self.nis_flags = 0
+        self.last_fix = None  # {SD ambiguity slot: fixed value} of the previous epoch, if fixed
+        self.just_reset = set()
 
     def ia(self, k, f):
         return 4 + self.ns + k * self.nf + f
@@ -554,6 +556,7 @@ class _Filter:
             sd_cp = lam * (p.r["cp"][e, kn, fn] - p.b["cp"][e, kn, fn])
             sd_pr = p.r["pr"][e, kn, fn] - p.b["pr"][e, kn, fn]
             self._reset(ia[new], (sd_cp - sd_pr) / lam, o.amb_sigma_cyc**2)
+        self.just_reset = set(ia[new].tolist())
         old = ia[~new]
         self.P[old, old] += o.amb_rate_cyc**2 * dt[~new]
         self.last_t[ia] = t
@@ -700,6 +703,7 @@ def _resolve(flt: _Filter, e, ok, lin):
     fix = ambiguity.resolve(a, Q, par=o.par, min_success=o.min_success)
     if not fix.ok:
         flt.nfix = 0
+        flt.last_fix = None
         return FixQuality.FLOAT, pos, cov, fix.ratio, fix.success_rate, 0
     xf, Pf = ambiguity.condition(flt.x, flt.P, T, fix)
     # phase residuals of the fixed solution (the model is linear to well below a mm at this step)
@@ -716,11 +720,42 @@ def _resolve(flt: _Filter, e, ok, lin):
             jump,
         )
         flt.nfix = 0
+        flt.last_fix = None
+        return FixQuality.FLOAT, pos, cov, fix.ratio, fix.success_rate, 0
+    if not _consistent(flt, T, xf, Pf):
+        log.debug("fix rejected at epoch %d: integers differ from the previous epoch's", e)
+        flt.nfix = 0
         return FixQuality.FLOAT, pos, cov, fix.ratio, fix.success_rate, 0
     flt.nfix += 1
     if o.hold and o.mode == "kinematic" and flt.nfix >= o.hold_after:
         flt.x, flt.P = ambiguity.condition(flt.x, flt.P, T, fix, var_cyc2=1e-4)
     return FixQuality.FIX, xf[:3], Pf[:3, :3], fix.ratio, fix.success_rate, fix.n_fixed
+
+
+def _consistent(flt: _Filter, T, xf, Pf) -> bool:
+    """Do this epoch's fixed integers agree with the previous epoch's on the continuing arcs?
+
+    Compares the SD ambiguities determined by the fix (DD variance < 0.01
+    cycle^2) per system and band, up to the common constant of the band; a
+    difference over half a cycle means one of the two fixes is wrong.
+    """
+    dd_var = np.einsum("ij,jk,ik->i", T, Pf, T)
+    cols = np.flatnonzero(np.abs(T[dd_var < 0.01]).sum(axis=0) > 0)
+    cur = dict(zip(cols.tolist(), xf[cols].tolist()))
+    prev, flt.last_fix = flt.last_fix, cur
+    if prev is None:
+        return True
+    common = np.array([c for c in cur if c in prev and c not in flt.just_reset], np.int64)
+    if len(common) < 2:
+        return True
+    slot = common - 4 - flt.ns
+    grp = flt.sys_id[slot // flt.nf] * flt.nf + slot % flt.nf
+    diff = np.array([cur[c] - prev[c] for c in common.tolist()])
+    for g in np.unique(grp):
+        d = diff[grp == g]
+        if len(d) >= 2 and np.abs(d - np.median(d)).max() > 0.5:
+            return False
+    return True
 
 
 # ----------------------------------------------------------------------------- driver
