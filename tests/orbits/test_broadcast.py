@@ -98,8 +98,12 @@ def test_bds_geo_stays_put_and_uses_rotation(esbc):
     assert 42.0e6 < np.linalg.norm(pos) < 42.3e6
     assert np.linalg.norm(vel) < 300.0  # geostationary in ECEF (inclination ~1-2 deg: tens of m/s)
     # the same elements treated as a MEO/IGSO orbit land far away (km), so the branch matters
-    plain = KeplerEphemeris(**{f: getattr(eph, f) for f in eph.__slots__ if f != "extra"}, extra={})
+    plain = KeplerEphemeris(**{f: getattr(eph, f) for f in eph.__slots__ if f != "extra"},
+                            extra={"geo": False})
     assert np.linalg.norm(bc.eph_state(plain, eph.toe + 600.0)[0] - pos) > 1e3
+    # Without the flag (ephemerides decoded from RTCM 1042 carry none) the PRN decides.
+    unflagged = KeplerEphemeris(**{f: getattr(eph, f) for f in eph.__slots__ if f != "extra"}, extra={})
+    np.testing.assert_array_equal(bc.eph_state(unflagged, eph.toe + 600.0)[0], pos)
 
 
 @pytest.mark.parametrize(

@@ -50,6 +50,20 @@ WGS84_B_M = WGS84_A_M * (1.0 - WGS84_F)
 
 # BeiDou GEO satellites: the ICD's extra rotation of the orbital frame (-5 degrees)
 BDS_GEO_INCL_RAD = math.radians(-5.0)
+BDS_GEO_PRN_MAX = 5  # BDS-2 GEO: C01-C05
+BDS3_GEO_PRN_MIN = 59  # BDS-3 GEO: C59-C63
+
+
+def is_bds_geo(sat: str) -> bool:
+    """True for BeiDou GEO satellites (C01-C05, C59-C63), whose orbits use the GEO algorithm.
+
+    >>> is_bds_geo("C03"), is_bds_geo("C19"), is_bds_geo("C60"), is_bds_geo("G03")
+    (True, False, True, False)
+    """
+    if not sat.startswith("C"):
+        return False
+    prn = int(sat[1:])
+    return prn <= BDS_GEO_PRN_MAX or prn >= BDS3_GEO_PRN_MIN
 
 
 def relativity_f(gm_m3ps2: float) -> float:

@@ -41,6 +41,7 @@ from vngeonet.gnss.constants import (
     J2_GLO,
     KEPLER_CONSTANTS,
     OMEGA_E_GLO_RADPS,
+    is_bds_geo,
     relativity_f,
 )
 from vngeonet.gnss.time import GPSTime
@@ -119,7 +120,9 @@ def kepler_table(ephs: list[KeplerEphemeris]) -> np.ndarray:
         row[CUS], row[CRS], row[CIS] = k.cus_rad, k.crs_m, k.cis_rad
         row[CUC], row[CRC], row[CIC] = k.cuc_rad, k.crc_m, k.cic_rad
         row[AF0], row[AF1], row[AF2] = k.af0_s, _f(k.af1_sps), _f(k.af2_sps2)
-        row[OMGE], row[FREL], row[GEO] = omge, relativity_f(mu), 1.0 if ex.get("geo") else 0.0
+        # GEO by the ephemeris' own flag, else by PRN (ephemerides from RTCM 1042 carry no flag).
+        geo = ex.get("geo", is_bds_geo(k.sat))
+        row[OMGE], row[FREL], row[GEO] = omge, relativity_f(mu), 1.0 if geo else 0.0
         row[ADOT], row[DNDOT], row[TOESOW] = _f(adot), _f(dndot), k.toe_sow
         row[A0], row[N0], row[SQ1E2] = a0, math.sqrt(mu / a0**3), math.sqrt(1.0 - k.e**2)
     return tab

@@ -52,6 +52,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from vngeonet.errors import RINEXError
+from vngeonet.gnss.constants import is_bds_geo
 from vngeonet.gnss.time import (
     BDT_WEEK_OFFSET,
     GST_WEEK_OFFSET,
@@ -67,8 +68,6 @@ NAN = float("nan")
 SENTINEL_ABS = 9.99e8  # |value| >= this is a RINEX "unknown" marker (.999999999999e+09)
 _FLOAT_RE = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[EeDd][+-]?\d+)?")
 _KEPLER_SYSTEMS = "GECJI"
-_BDS_GEO_PRN_MAX = 5  # BDS-2 GEO: C01-C05
-_BDS3_GEO_PRN_MIN = 59  # BDS-3 GEO: C59-C63
 
 
 @dataclass(frozen=True, slots=True)
@@ -540,8 +539,7 @@ def _kepler(sat: str, epoch: _dt.datetime, c: list[float], rtype: str) -> Kepler
         elif sys == "C":
             tgd2 = _known(_get(c, 26))
             iodc = _int(_get(c, 28))
-            prn = int(sat[1:])
-            geo = prn <= _BDS_GEO_PRN_MAX or prn >= _BDS3_GEO_PRN_MIN
+            geo = is_bds_geo(sat)
             if not rtype:
                 rtype = "D2" if geo else "D1"
         elif not rtype:
