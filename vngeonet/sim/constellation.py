@@ -16,8 +16,10 @@ Where the numbers come from
   inclination 55 deg, semi-major axis 26,559.7 km, circular.
 * Galileo: Walker 24/3/1 at 29,600.318 km, 56 deg (Galileo OS SDD §2.1).
 * BeiDou-3 MEO: Walker 24/3/1 at 27,906.1 km, 55 deg; IGSO: 3 satellites at
-  42,164.2 km, 55 deg, ground track centred on 118 deg E (BDS OS SIS ICD
-  3.0 §3; BDS Open Service Performance Standard 3.0 §2.1).
+  42,164.2 km, 55 deg, ground track centred on 118 deg E; GEO C01-C05 at 140,
+  80, 110.5, 160 and 58.75 deg E, exactly geostationary, broadcast with the
+  GEO algorithm (BDS OS SIS ICD 3.0 §3; BDS-SIS-ICD-B1I 3.0 §5.2.4.12; BDS
+  Open Service Performance Standard 3.0 §2.1).
 * GLONASS: 3 planes x 8 slots, 45 deg apart with 15 deg shift between
   planes, 25,510 km, 64.8 deg (GLONASS ICD 5.1 §3.1.2); frequency channels
   of the slots as published by the Information and Analysis Center (antipodal
@@ -52,6 +54,8 @@ _GPS_SLOTS = {
     "E": (152.847, (197.046, 302.596, 66.066, 333.686)),
     "F": (212.847, (238.886, 345.226, 105.206, 135.346)),
 }
+# BeiDou-2 GEO slots C01-C05, degrees east (BDS OS SIS ICD B1I 3.0 §3.1).
+BDS_GEO_LON_DEG = (140.0, 80.0, 110.5, 160.0, 58.75)
 GLONASS_CHANNELS = (1, -4, 5, 6, 1, -4, 5, 6, -2, -7, 0, -1, -2, -7, 0, -1,
                     4, -3, 3, 2, 4, -3, 3, 2)  # k of slots 1..24
 
@@ -63,9 +67,10 @@ class Orbit:
     sat: str
     a_m: float
     incl_rad: float
-    node_rad: float  # inertial node, expressed as ECEF longitude at GPS time 0
+    node_rad: float  # inertial node, expressed as ECEF longitude at GPS time 0 (GEO: its longitude)
     u0_rad: float  # argument of latitude at GPS time 0
     gm: float
+    geo: bool = False  # geostationary: fixed in ECEF at longitude node_rad
 
 
 def _walker(system, n, planes, phase, a_m, incl_deg, node0_deg=0.0, u0_deg=0.0, prns=None):
@@ -105,10 +110,16 @@ def nominal_orbits(systems: str = "GREC") -> list[Orbit]:
             u0 = math.radians(120.0 * i)
             rows.append((f"C{38 + i:02d}", 42164.2e3, math.radians(55.0),
                          math.radians(118.0) + u0, u0))
+        geo = []
+        if "C" in systems:
+            a_geo = (K.GM_BDS_M3PS2 / K.OMEGA_E_RADPS**2) ** (1.0 / 3.0)
+            geo = [(f"C{prn:02d}", a_geo, 0.0, math.radians(lon), 0.0)
+                   for prn, lon in zip(range(1, 6), BDS_GEO_LON_DEG)]
     if "R" in systems:
         rows += _walker("R", 24, 3, 1, 25510.0e3, 64.8, 5.0, 0.0)
     gm = {"G": K.GM_GPS_M3PS2, "E": K.GM_GAL_M3PS2, "C": K.GM_BDS_M3PS2, "R": K.GM_GLO_M3PS2}
-    return [Orbit(s, a, i, nd, u, gm[s[0]]) for s, a, i, nd, u in rows]
+    out = [Orbit(s, a, i, nd, u, gm[s[0]]) for s, a, i, nd, u in rows]
+    return out + [Orbit(s, a, i, nd, u, K.GM_BDS_M3PS2, geo=True) for s, a, i, nd, u in geo]
 
 
 def kepler_ephemeris(orb: Orbit, toe: GPSTime, iode: int = 0) -> KeplerEphemeris:
@@ -129,15 +140,26 @@ def kepler_ephemeris(orb: Orbit, toe: GPSTime, iode: int = 0) -> KeplerEphemeris
     w_true = K.OMEGA_E_RADPS
     omega_dot = we - w_true
     omega0 = orb.node_rad - w_true * toe.seconds + we * sow
-    wrap = lambda a: math.remainder(a, 2 * math.pi)  # noqa: E731
+    incl = orb.incl_rad
+    if orb.geo:
+        # GEO algorithm: the orbit is computed in the frame of ECEF at toe, then rotated by
+        # -5 deg about X and by we t_k about Z.  An equatorial satellite at longitude lon is,
+        # in that frame, a 5-deg orbit with node at 180 deg and argument of latitude
+        # lon + pi + we t_k.
+        incl = -K.BDS_GEO_INCL_RAD
+        omega_dot = 0.0
+        omega0 = math.pi + we * sow
+        m0 = orb.node_rad + math.pi
+        n = we
+    wrap = lambda a: (a + math.pi) % (2 * math.pi) - math.pi  # noqa: E731 - [-pi, pi): fits int32 semicircles
     return KeplerEphemeris(
         sat=orb.sat, toe=toe, toc=toe, week=int(week), toe_sow=float(sow), toc_sow=float(sow),
-        sqrt_a=math.sqrt(orb.a_m), e=0.0, i0_rad=orb.incl_rad, omega0_rad=wrap(omega0),
+        sqrt_a=math.sqrt(orb.a_m), e=0.0, i0_rad=incl, omega0_rad=wrap(omega0),
         omega_rad=0.0, m0_rad=wrap(m0), delta_n_radps=n - n0, idot_radps=0.0,
         omega_dot_radps=omega_dot, cuc_rad=0.0, cus_rad=0.0, crc_m=0.0, crs_m=0.0, cic_rad=0.0,
         cis_rad=0.0, af0_s=0.0, af1_sps=0.0, af2_sps2=0.0, tgd_s=0.0, tgd2_s=0.0,
         iode=iode, iodc=iode, health=0, accuracy_m=2.0, fit_interval_h=4.0,
-        source={"G": "LNAV", "E": "INAV", "C": "D1"}.get(sysl, "LNAV"),
+        source="D2" if orb.geo else {"G": "LNAV", "E": "INAV", "C": "D1"}.get(sysl, "LNAV"),
     )
 
 
@@ -156,6 +178,7 @@ class OrbitSet:
         self.node_rad = np.array([o.node_rad for o in orbits])
         self.u0_rad = np.array([o.u0_rad for o in orbits])
         self.n_radps = np.sqrt(np.array([o.gm for o in orbits]) / self.a_m**3)
+        self.geo = np.array([o.geo for o in orbits], dtype=bool)
 
     def state(self, t_gps_s, idx=None) -> tuple[np.ndarray, np.ndarray]:
         """ECEF positions (m) and velocities (m/s), shape (..., 3).
@@ -178,4 +201,11 @@ class OrbitSet:
         vel = np.stack([vx * cl - vy * ci * sl_, vx * sl_ + vy * ci * cl, vy * si], axis=-1)
         vel[..., 0] += K.OMEGA_E_RADPS * pos[..., 1]
         vel[..., 1] -= K.OMEGA_E_RADPS * pos[..., 0]
+        geo = self.geo[sl]
+        if geo.any():
+            g = np.broadcast_to(geo, pos.shape[:-1])
+            lon_g = np.broadcast_to(node, pos.shape[:-1])[g]
+            a_g = np.broadcast_to(a, pos.shape[:-1])[g]
+            pos[g] = np.stack([a_g * np.cos(lon_g), a_g * np.sin(lon_g), np.zeros_like(a_g)], axis=-1)
+            vel[g] = 0.0
         return pos, vel

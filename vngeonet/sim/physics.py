@@ -248,7 +248,7 @@ def _orbit_at(orbits: OrbitSet, k: int):
 
     gm = orbits.n_radps[k] ** 2 * orbits.a_m[k] ** 3
     return Orbit(str(orbits.sats[k]), float(orbits.a_m[k]), float(orbits.incl_rad[k]),
-                 float(orbits.node_rad[k]), float(orbits.u0_rad[k]), float(gm))
+                 float(orbits.node_rad[k]), float(orbits.u0_rad[k]), float(gm), bool(orbits.geo[k]))
 
 
 def _with_clock(e, af0, af1):
