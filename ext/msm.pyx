@@ -3,9 +3,9 @@
 
 import numpy as np
 cimport numpy as cnp
-from libc.stdint cimport uint8_t, int8_t, int32_t, int64_t, uint64_t
+from libc.stdint cimport uint8_t, int8_t, int32_t, uint32_t, int64_t, uint64_t
 from libc.math cimport NAN, rint, fabs, isfinite, isnan
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 from cpython.ref cimport Py_INCREF
 from cpython.bytes cimport PyBytes_CheckExact, PyBytes_AS_STRING, PyBytes_GET_SIZE
 
@@ -440,6 +440,62 @@ cdef inline int _lock_ind(double lock_s, const double* table, int n) noexcept no
             hi = mid
     lo -= 1
     return 0 if lo < 0 else (n - 1 if lo > n - 1 else lo)
+
+
+def select_msm_cells(const uint32_t[:, ::1] sat_u32, const uint32_t[:, ::1] sig_u32, int system_code,
+                     int prn_shift, const int8_t[::1] sig_lut, const double[::1] pr_m,
+                     const double[::1] cp_cyc):
+    """See vngeonet.kernels.msm.select_msm_cells (the specification)."""
+    cdef Py_ssize_t i, n = sat_u32.shape[0], ncell = 0
+    cdef uint32_t c1, c2, g0, g1
+    cdef int prn, sid, key
+    cdef int32_t first[64 * 64]
+    if (sat_u32.shape[1] != 3 or sig_u32.shape[0] != n or sig_u32.shape[1] != 2
+            or pr_m.shape[0] != n or cp_cyc.shape[0] != n):
+        raise ValueError("select_msm_cells: arrays of inconsistent shapes")
+    if sig_lut.shape[0] < 16384:
+        raise ValueError("select_msm_cells: sig_lut needs 16384 entries")
+    memset(first, 0xFF, sizeof(first))  # -1: no row yet
+    with nogil:
+        for i in range(n):
+            if sat_u32[i, 0] != <uint32_t>system_code:
+                continue
+            g0 = sig_u32[i, 0] if sig_u32[i, 0] < 127 else 127
+            g1 = sig_u32[i, 1] if sig_u32[i, 1] < 127 else 127
+            sid = sig_lut[g0 * 128 + g1]
+            if sid <= 0 or sid >= 64:
+                continue
+            c1 = sat_u32[i, 1]
+            c2 = sat_u32[i, 2]
+            if c1 < 48 or c1 > 57 or not ((c2 >= 48 and c2 <= 57) or c2 == 0):
+                ncell = -1
+                break
+            prn = <int>(c1 - 48) if c2 == 0 else <int>((c1 - 48) * 10 + (c2 - 48))
+            prn -= prn_shift
+            if prn < 1 or prn > 64 or not (isfinite(pr_m[i]) or isfinite(cp_cyc[i])):
+                continue
+            key = (prn - 1) * 64 + sid
+            if first[key] < 0:
+                first[key] = <int32_t>i
+                ncell += 1
+    if ncell < 0:
+        return None
+    cdef cnp.npy_intp dims[1]
+    dims[0] = ncell
+    prn_a = _empty(1, dims, cnp.NPY_INT64, 0)
+    sid_a = _empty(1, dims, cnp.NPY_INT64, 0)
+    row_a = _empty(1, dims, cnp.NPY_INT64, 0)
+    cdef int64_t* po = <int64_t*>cnp.PyArray_DATA(prn_a)
+    cdef int64_t* so = <int64_t*>cnp.PyArray_DATA(sid_a)
+    cdef int64_t* ro = <int64_t*>cnp.PyArray_DATA(row_a)
+    i = 0
+    for key in range(64 * 64):
+        if first[key] >= 0:
+            po[i] = key // 64 + 1
+            so[i] = key % 64
+            ro[i] = first[key]
+            i += 1
+    return prn_a, sid_a, row_a
 
 
 def encode_msm_cells(int msm, const int32_t[::1] cell_sat, Py_ssize_t nsat, const double[::1] pr_m,

@@ -427,3 +427,85 @@ def test_encode_cells_bad_arguments(impl):
     empty = [np.zeros(0, np.int32), 0] + [np.zeros(0)] * 6 + [np.zeros(0, np.uint8), np.zeros(0)]
     sat_raw, cell_raw, used = k.encode_msm_cells(7, *empty, False)
     assert sat_raw.shape == (0, 4) and cell_raw.shape == (0, 6) and used.shape == (0,)
+
+
+def _select_input(rng, n):
+    """Observation rows of mixed systems, odd names and signals, and missing values."""
+    sats = [f"{s}{p:02d}" for s in "GRECSJ" for p in range(1, 70)] + [
+        "G5",
+        "E7",
+        "GX1",
+        "C1A",
+        "Gé1",
+        "",
+    ]
+    sigs = ["1C", "2W", "5Q", "7Q", "2I", "6I", "1X", "5X", "9Z", "1", "", "Cé", "1\u0101"]
+    sat = np.array(rng.choice(sats, n), dtype="<U3")
+    sig = np.array(rng.choice(sigs, n), dtype="<U2")
+    pr, cp = rng.uniform(2e7, 3e7, n), rng.uniform(1e8, 2e8, n)
+    pr[rng.random(n) < 0.2] = np.nan
+    cp[rng.random(n) < 0.2] = np.inf
+    return sat, sig, pr, cp
+
+
+def _select_args(system, sat, sig, pr, cp):
+    from vngeonet.rtcm.msm import _SIG_LUT
+
+    return (
+        np.ascontiguousarray(sat).view(np.uint32).reshape(-1, 3),
+        np.ascontiguousarray(sig).view(np.uint32).reshape(-1, 2),
+        ord(system),
+        19 if system == "S" else 0,
+        _SIG_LUT[system],
+        pr,
+        cp,
+    )
+
+
+def _select_reference(system, sat, sig, pr, cp):
+    """Plain loop: first row of each (MSM id, signal id), sorted; None on an unparsable number."""
+    ids = TABLES[system].sig_ids
+    cells = {}
+    for r, (s, g) in enumerate(zip(sat.tolist(), sig.tolist())):
+        if s[:1] != system or g not in ids:
+            continue
+        if not (s[1:].isascii() and s[1:].isdigit()):
+            return None
+        p = int(s[1:]) - (19 if system == "S" else 0)
+        if 1 <= p <= 64 and (np.isfinite(pr[r]) or np.isfinite(cp[r])):
+            cells.setdefault((p, ids[g]), r)
+    return sorted((p, s, r) for (p, s), r in cells.items())
+
+
+@pytest.mark.parametrize("impl", impl_param("msm"))
+def test_select_cells(impl):
+    k = kernels.get("msm", impl)
+    rng = np.random.default_rng(14)
+    for it in range(200):
+        sat, sig, pr, cp = _select_input(rng, int(rng.integers(0, 300)))
+        if it % 2:  # mostly well-formed rows
+            good = np.char.str_len(sat) == 3
+            sat, sig, pr, cp = sat[good], sig[good], pr[good], cp[good]
+        for system in "GRECSJ":
+            got = k.select_msm_cells(*_select_args(system, sat, sig, pr, cp))
+            want = _select_reference(system, sat, sig, pr, cp)
+            if want is None:
+                assert got is None
+                continue
+            assert got is not None and all(a.dtype == np.int64 for a in got)
+            assert list(zip(*(a.tolist() for a in got))) == want
+            ref = REF.select_msm_cells(*_select_args(system, sat, sig, pr, cp))
+            for a, b in zip(got, ref):
+                np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("impl", impl_param("msm"))
+def test_select_cells_bad_arguments(impl):
+    k = kernels.get("msm", impl)
+    sat, sig, pr, cp = _select_input(np.random.default_rng(15), 20)
+    args = list(_select_args("G", sat, sig, pr, cp))
+    for i, bad in ((1, args[1][:5]), (5, args[5][:3]), (6, args[6][:3]), (4, args[4][:100])):
+        a = list(args)
+        a[i] = bad
+        with pytest.raises(ValueError):
+            k.select_msm_cells(*a)

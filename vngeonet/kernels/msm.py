@@ -357,6 +357,64 @@ _ENC_FINE = {4: (2.0**-24, 15, 2.0**-29, 22), 7: (2.0**-29, 20, 2.0**-31, 24)}
 _LOCK_VALID = {4: LOCK_DF402_S, 7: LOCK_DF407_S[np.isfinite(LOCK_DF407_S)]}
 
 
+def select_msm_cells(sat_u32, sig_u32, system_code, prn_shift, sig_lut, pr_m, cp_cyc):
+    """MSM cells of one system among observation rows, sorted by satellite id then signal id.
+
+    Parameters
+    ----------
+    sat_u32 : ndarray of uint32, (n, 3)
+        Code points of each row's RINEX satellite id ('<U3' viewed as uint32).
+    sig_u32 : ndarray of uint32, (n, 2)
+        Code points of each row's RINEX signal code ('<U2' viewed as uint32).
+    system_code : int
+        Code point of the system letter (e.g. ``ord("G")``).
+    prn_shift : int
+        Subtracted from the satellite number to give the MSM satellite id (19 for SBAS).
+    sig_lut : ndarray of int8, (16384,)
+        RTCM signal id (0: none; values outside 1..63 are ignored) at ``128 * c0 + c1``
+        of a signal code; code points above 127 are looked up as 127.
+    pr_m, cp_cyc : ndarray of float64, (n,)
+        A row needs a finite pseudorange or phase.
+
+    Returns
+    -------
+    (prn, sid, row) : three ndarrays of int64, (ncell,), or None
+        MSM satellite id 1..64, RTCM signal id and row index of each cell; of rows
+        repeating a (satellite, signal) the first.  None when a row of the system
+        with a known signal has a satellite number that is not one or two decimal
+        digits (the caller then parses the names itself).
+
+    Raises
+    ------
+    ValueError
+        Arrays of the wrong shape.
+    """
+    n = len(sat_u32)
+    if sat_u32.shape != (n, 3) or sig_u32.shape != (n, 2) or len(pr_m) != n or len(cp_cyc) != n:
+        raise ValueError("select_msm_cells: arrays of inconsistent shapes")
+    if len(sig_lut) < 16384:
+        raise ValueError("select_msm_cells: sig_lut needs 16384 entries")
+    cand = np.flatnonzero(sat_u32[:, 0] == system_code)
+    gc = np.minimum(sig_u32[cand], 127).astype(np.int64)
+    sid = sig_lut[gc[:, 0] * 128 + gc[:, 1]].astype(np.int64)
+    ok = (sid > 0) & (sid < 64)
+    cand, sid = cand[ok], sid[ok]
+    c1, c2 = sat_u32[cand, 1].astype(np.int64), sat_u32[cand, 2].astype(np.int64)
+    if not ((c1 >= 48) & (c1 <= 57) & (((c2 >= 48) & (c2 <= 57)) | (c2 == 0))).all():
+        return None
+    prn = np.where(c2 == 0, c1 - 48, (c1 - 48) * 10 + (c2 - 48)) - prn_shift
+    keep = (prn >= 1) & (prn <= 64) & (np.isfinite(pr_m[cand]) | np.isfinite(cp_cyc[cand]))
+    key = prn[keep] * 64 + sid[keep]
+    cand = cand[keep]
+    order = np.argsort(key, kind="stable")
+    key, cand = key[order], cand[order].astype(np.int64)
+    if len(key) > 1:
+        first = np.ones(len(key), dtype=bool)
+        np.not_equal(key[1:], key[:-1], out=first[1:])
+        key, cand = key[first], cand[first]
+    return key >> 6, key & 63, cand
+
+
 def encode_msm_cells(
     msm, cell_sat, nsat, pr_m, cp_cyc, wl_m, dop_hz, cn0_dbhz, lock_s, lli, off_cyc, track
 ):

@@ -712,33 +712,16 @@ def _select_cells(epoch: ObsEpoch, system: str):
     sat, sig = epoch.sat, epoch.sig
     if sat.dtype != _U3 or sig.dtype != _U2:
         return _select_cells_slow(epoch, system)
-    sc = np.ascontiguousarray(sat).view(np.uint32).reshape(-1, 3)
-    cand = np.flatnonzero(sc[:, 0] == ord(system))
-    if not len(cand):
-        return _EMPTY
-    # Characters beyond ASCII map to DEL (127), which no signal code uses.
-    gc = np.minimum(np.ascontiguousarray(sig).view(np.uint32).reshape(-1, 2)[cand], 127)
-    sid = _SIG_LUT[system][gc[:, 0] * 128 + gc[:, 1]]
-    cand, sid = cand[sid != 0], sid[sid != 0]
-    c1, c2 = sc[cand, 1], sc[cand, 2]
-    if not ((c1 >= 48) & (c1 <= 57) & (((c2 >= 48) & (c2 <= 57)) | (c2 == 0))).all():
-        return _select_cells_slow(epoch, system)
-    prn = np.where(c2 == 0, c1 - 48, (c1 - 48) * 10 + (c2 - 48)).astype(np.int64)
-    if system == "S":
-        prn -= 19
-    keep = (
-        (prn >= 1) & (prn <= 64) & (np.isfinite(epoch.pr_m[cand]) | np.isfinite(epoch.cp_cyc[cand]))
+    got = _k.select_msm_cells(
+        np.ascontiguousarray(sat).view(np.uint32).reshape(-1, 3),
+        np.ascontiguousarray(sig).view(np.uint32).reshape(-1, 2),
+        ord(system),
+        19 if system == "S" else 0,
+        _SIG_LUT[system],
+        np.ascontiguousarray(epoch.pr_m, dtype=np.float64),
+        np.ascontiguousarray(epoch.cp_cyc, dtype=np.float64),
     )
-    key = prn[keep] * 64 + sid[keep]
-    cand = cand[keep]
-    order = np.argsort(key, kind="stable")
-    key, cand = key[order], cand[order]
-    if len(key) > 1:
-        first = np.ones(len(key), dtype=bool)
-        np.not_equal(key[1:], key[:-1], out=first[1:])
-        if not first.all():  # repeated (satellite, signal): the first row wins (stable sort)
-            key, cand = key[first], cand[first]
-    return key >> 6, key & 63, cand
+    return _select_cells_slow(epoch, system) if got is None else got
 
 
 _EMPTY = (np.zeros(0, dtype=np.int64),) * 3
