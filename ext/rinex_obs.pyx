@@ -469,6 +469,23 @@ cdef object _message(Ctx* c, bytes buf):
     return f"file ends inside the satellite list (announces {c.err_x})"
 
 
+cdef void _split(const unsigned char* b, long long pos, long long end, long long N,
+                 long long* ls, long long* ll) noexcept nogil:
+    """Start and length (without the line end and one CR) of the N lines in b[pos:end]."""
+    cdef long long i = 0, p = pos
+    while i < N:
+        ls[i] = p
+        while p < end and b[p] != 10:
+            p += 1
+        ll[i] = p - ls[i]
+        if ll[i] > 0 and b[p - 1] == 13:
+            ll[i] -= 1
+        p += 1
+        i += 1
+    ls[N] = p if p < end else end
+    ll[N] = 0
+
+
 def parse_body(bytes buf, long long pos, long long end, long long line0, int major,
                const unsigned char[::1] sys_lut, const short[::1] ntypes,
                const short[:, ::1] trow, const signed char[:, ::1] tkind):
@@ -510,19 +527,7 @@ def parse_body(bytes buf, long long pos, long long end, long long line0, int maj
     cdef Rows R
     cdef Eps E
     with nogil:
-        i = 0
-        p = pos
-        while i < N:
-            ls[i] = p
-            while p < end and b[p] != 10:
-                p += 1
-            ll[i] = p - ls[i]
-            if ll[i] > 0 and b[p - 1] == 13:
-                ll[i] -= 1
-            p += 1
-            i += 1
-        ls[N] = p if p < end else end
-        ll[N] = 0
+        _split(b, pos, end, N, &ls[0], &ll[0])
         c.b = b
         c.ls = &ls[0]
         c.ll = &ll[0]
@@ -922,9 +927,39 @@ cdef bint _csat(Crx* c, Out* o, const unsigned char* sat, int nt, int i0, Arc* a
     return True
 
 
+cdef void _cepoch_line(Crx* c, Out* o, int nsat, const unsigned char* clk, bint present) noexcept nogil:
+    """Print the rebuilt epoch record: RINEX 2 with continuation lines of 12 satellites."""
+    cdef long long k, m, p
+    if c.rnx_ver == 2:
+        m = c.line_n if c.line_n < 68 else 68
+        _put(o, c.line, m)
+        if present:
+            while m < 68:
+                o.p[o.n] = 32
+                o.n += 1
+                m += 1
+            _put(o, clk, 12)
+        _put(o, b"\n", 1)
+        for k in range(12, nsat, 12):
+            p = 68 + 36 * (k // 12 - 1)
+            memset(o.p + o.n, 32, 32)
+            o.n += 32
+            if p < c.line_n:
+                _put(o, c.line + p, (c.line_n - p) if c.line_n - p < 36 else 36)
+            _put(o, b"\n", 1)
+    else:
+        m = c.line_n if c.line_n < 41 else 41
+        _put(o, c.line, m)
+        if present:
+            _put(o, clk, 15)
+            _put(o, b"\n", 1)
+        else:
+            _rstrip_nl(o, o.n - m)
+
+
 cdef long long _cepoch(Crx* c, long long i, Out* o) noexcept nogil:
     cdef const unsigned char* s = c.b + c.ls[i]
-    cdef long long n = c.ll[i], lineno = i + 1, k, m, p
+    cdef long long n = c.ll[i], lineno = i + 1, k, m
     cdef bint v2 = c.rnx_ver == 2, present
     cdef int ev = 28 if v2 else 31, off = 3 if v2 else 6, sl = 32 if v2 else 41
     cdef int nsat, nt, i0, j
@@ -964,31 +999,7 @@ cdef long long _cepoch(Crx* c, long long i, Out* o) noexcept nogil:
         return -1
     if not _grow(o, 1024 + 3 * nsat + <Py_ssize_t>nsat * (17 * CRX_MAX_TYPES + 16)):
         return -2
-    if v2:
-        m = c.line_n if c.line_n < 68 else 68
-        _put(o, c.line, m)
-        if present:
-            while m < 68:
-                o.p[o.n] = 32
-                o.n += 1
-                m += 1
-            _put(o, clk, 12)
-        _put(o, b"\n", 1)
-        for k in range(12, nsat, 12):
-            p = 68 + 36 * (k // 12 - 1)
-            memset(o.p + o.n, 32, 32)
-            o.n += 32
-            if p < c.line_n:
-                _put(o, c.line + p, (c.line_n - p) if c.line_n - p < 36 else 36)
-            _put(o, b"\n", 1)
-    else:
-        m = c.line_n if c.line_n < 41 else 41
-        _put(o, c.line, m)
-        if present:
-            _put(o, clk, 15)
-            _put(o, b"\n", 1)
-        else:
-            _rstrip_nl(o, o.n - m)
+    _cepoch_line(c, o, nsat, clk, present)
     for k in range(nsat):
         sat = c.line + sl + 3 * k
         if v2:
@@ -1043,15 +1054,7 @@ def crx_to_rnx(bytes data):
     ll_a = np.empty(N + 1, np.int64)
     cdef long long[::1] ls = ls_a
     cdef long long[::1] ll = ll_a
-    p = 0
-    for i in range(N):
-        ls[i] = p
-        while p < n and b[p] != 10:
-            p += 1
-        ll[i] = p - ls[i]
-        if ll[i] > 0 and b[p - 1] == 13:
-            ll[i] -= 1
-        p += 1
+    _split(b, 0, n, N, &ls[0], &ll[0])
     line = lambda j: data[ls[j]:ls[j] + ll[j]]
     if N < 3 or line(0)[:3] not in (b"1.0", b"3.0") or not line(0)[60:].startswith(b"CRINEX VERS"):
         raise RINEXError("Compact RINEX: not a Compact RINEX 1.0/3.0 file", line=1)
