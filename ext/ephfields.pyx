@@ -68,8 +68,10 @@ cdef class FieldPlan:
     cdef int* _k
     cdef Py_ssize_t* _g
     cdef double* _s
+    cdef Py_ssize_t* _p
     cdef readonly Py_ssize_t n_fields
     cdef readonly Py_ssize_t n_reals
+    cdef readonly Py_ssize_t n_ints
     cdef readonly Py_ssize_t nbits
 
     def __cinit__(self):
@@ -77,12 +79,14 @@ cdef class FieldPlan:
         self._k = NULL
         self._g = NULL
         self._s = NULL
+        self._p = NULL
 
-    def __init__(self, widths, kinds, gather, scales):
+    def __init__(self, widths, kinds, gather, scales, picks):
         w = [int(x) for x in widths]
         k = [int(x) for x in kinds]
         g = [int(x) for x in gather]
         s = [float(x) for x in scales]
+        q = [int(x) for x in picks]
         if len(k) != len(w) or len(s) != len(g):
             raise ValueError("widths/kinds or gather/scales differ in length")
         for x in w:
@@ -94,14 +98,20 @@ cdef class FieldPlan:
         for x in g:
             if x < -1 or x >= len(w):
                 raise ValueError(f"gather index {x} outside -1..{len(w) - 1}")
+        for x in q:
+            if x < 0 or x >= len(w):
+                raise ValueError(f"pick index {x} outside 0..{len(w) - 1}")
         self.n_fields = len(w)
         self.n_reals = len(g)
+        self.n_ints = len(q)
         self.nbits = sum(w)
         self._w = <int32_t*>malloc((self.n_fields + 1) * sizeof(int32_t))
         self._k = <int*>malloc((self.n_fields + 1) * sizeof(int))
         self._g = <Py_ssize_t*>malloc((self.n_reals + 1) * sizeof(Py_ssize_t))
         self._s = <double*>malloc((self.n_reals + 1) * sizeof(double))
-        if self._w == NULL or self._k == NULL or self._g == NULL or self._s == NULL:
+        self._p = <Py_ssize_t*>malloc((self.n_ints + 1) * sizeof(Py_ssize_t))
+        if (self._w == NULL or self._k == NULL or self._g == NULL or self._s == NULL
+                or self._p == NULL):
             raise MemoryError()
         cdef Py_ssize_t i
         for i in range(self.n_fields):
@@ -110,12 +120,15 @@ cdef class FieldPlan:
         for i in range(self.n_reals):
             self._g[i] = g[i]
             self._s[i] = s[i]
+        for i in range(self.n_ints):
+            self._p[i] = q[i]
 
     def __dealloc__(self):
         free(self._w)
         free(self._k)
         free(self._g)
         free(self._s)
+        free(self._p)
 
     def unpack(self, buf, Py_ssize_t pos):
         """``(values, ints, reals)`` read from bit ``pos`` of ``buf`` (see the twin)."""
@@ -139,9 +152,9 @@ cdef class FieldPlan:
                 o[i] = _kind(_get(d, p, wi), wi, self._k[i])
                 p += wi
         cnp.PyArray_CLEARFLAGS(vals, cnp.NPY_ARRAY_WRITEABLE)
-        ints = PyList_New(self.n_fields)
-        for i in range(self.n_fields):
-            item = PyLong_FromLongLong(o[i])
+        ints = PyList_New(self.n_ints)
+        for i in range(self.n_ints):
+            item = PyLong_FromLongLong(o[self._p[i]])
             Py_INCREF(item)
             PyList_SET_ITEM(ints, i, item)
         reals = PyTuple_New(self.n_reals)

@@ -20,7 +20,8 @@ def _random_layout(rng, n):
     gather = rng.integers(-1, n, int(rng.integers(0, 2 * n + 1))).tolist()
     scales = (2.0 ** rng.integers(-66, 5, len(gather)) * rng.choice([1.0, math.pi, 1e3, 0.1],
                                                                      len(gather))).tolist()
-    return widths, kinds, gather, scales
+    picks = rng.integers(0, n, int(rng.integers(0, 2 * n + 1))).tolist() if n else []
+    return widths, kinds, gather, scales, picks
 
 
 def _same(a, b):
@@ -42,16 +43,18 @@ def test_unpack_equals_bits_kernel_then_scale(impl):
     rng = np.random.default_rng(20261123)
     for _ in range(300):
         n = int(rng.integers(0, 40))
-        widths, kinds, gather, scales = _random_layout(rng, n)
+        widths, kinds, gather, scales, picks = _random_layout(rng, n)
         total = int(widths.sum())
         pos = int(rng.integers(0, 24))
         buf = rng.integers(0, 256, (pos + total + 7) // 8 + int(rng.integers(0, 3)),
                            dtype=np.uint8).tobytes()
-        plan = k.FieldPlan(widths, kinds, gather, scales)
-        assert (plan.n_fields, plan.n_reals, plan.nbits) == (n, len(gather), total)
+        plan = k.FieldPlan(widths, kinds, gather, scales, picks)
+        assert (plan.n_fields, plan.n_reals, plan.n_ints, plan.nbits) == (
+            n, len(gather), len(picks), total)
         vals, ints, reals = plan.unpack(buf, pos)
         want, _ = bits.unpack_fields(buf, pos, widths, kinds)
-        assert vals.tolist() == want.tolist() == ints
+        assert vals.tolist() == want.tolist()
+        assert ints == [int(want[i]) for i in picks]
         assert not vals.flags.writeable
         for g, s, x in zip(gather, scales, reals):
             if g < 0:
@@ -80,29 +83,31 @@ def test_backends_identical():
 def test_unpack_kinds_and_edges(impl):
     k = kernels.get("ephfields", impl)
     ones = b"\xff" * 9
-    plan = k.FieldPlan([1, 1, 1, 0, 64], [0, 1, 2, 1, 0], [0, 1, 2, 3, 4], [1, 1, 1, 1, 1])
+    plan = k.FieldPlan([1, 1, 1, 0, 64], [0, 1, 2, 1, 0], [0, 1, 2, 3, 4], [1, 1, 1, 1, 1],
+                       range(5))
     _, ints, reals = plan.unpack(ones, 0)
     assert ints == [1, -1, 0, 0, -1] and reals == (1.0, -1.0, 0.0, 0.0, -1.0)
-    plan = k.FieldPlan([8, 5, 38], [1, 2, 1], [2, 1, 0], [2.0**-4, 1e3, 0.5])
+    plan = k.FieldPlan([8, 5, 38], [1, 2, 1], [2, 1, 0], [2.0**-4, 1e3, 0.5], [0, 1, 2, 1])
     buf = bytes([0x80, 0b10011_000]) + b"\x00" * 4 + b"\x80"
     _, ints, reals = plan.unpack(buf, 0)
-    assert ints == [-128, -3, 4] and reals == (0.25, -3e3, -64.0)  # bit 48 = 2**2 of field 3
+    assert ints == [-128, -3, 4, -3] and reals == (0.25, -3e3, -64.0)  # bit 48 = 2**2 of field 3
 
 
 @pytest.mark.parametrize("impl", impl_param("ephfields"))
 def test_unpack_bounds_and_bad_plans(impl):
     k = kernels.get("ephfields", impl)
-    plan = k.FieldPlan([12, 12], [0, 0], [], [])
-    assert plan.unpack(b"\x12\x34\x56", 0)[1] == [0x123, 0x456]
+    plan = k.FieldPlan([12, 12], [0, 0], [], [], [1, 0])
+    assert plan.unpack(b"\x12\x34\x56", 0)[1] == [0x456, 0x123]
     for buf, pos in ((b"\x12\x34", 0), (b"\x12\x34\x56", 1), (b"\x12\x34\x56", -1), (b"", 0)):
         with pytest.raises(IndexError):
             plan.unpack(buf, pos)
-    empty = k.FieldPlan([], [], [-1], [2.0])
+    empty = k.FieldPlan([], [], [-1], [2.0], [])
     vals, ints, reals = empty.unpack(b"", 0)
     assert vals.shape == (0,) and ints == [] and math.isnan(reals[0])
-    for args in (([65], [0], [], []), ([-1], [0], [], []), ([8], [3], [], []),
-                 ([8], [0, 0], [], []), ([8], [0], [1], [1.0]), ([8], [0], [-2], [1.0]),
-                 ([8], [0], [0], [])):
+    for args in (([65], [0], [], [], []), ([-1], [0], [], [], []), ([8], [3], [], [], []),
+                 ([8], [0, 0], [], [], []), ([8], [0], [1], [1.0], []),
+                 ([8], [0], [-2], [1.0], []), ([8], [0], [0], [], []), ([8], [0], [], [], [1]),
+                 ([8], [0], [], [], [-1])):
         with pytest.raises(ValueError):
             k.FieldPlan(*args)
 

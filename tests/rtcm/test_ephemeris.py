@@ -670,3 +670,29 @@ def test_glonass_decode_equals_reference_on_every_real_frame():
             vals.flags.writeable = False
             _identical(m, EphemerisMessage(1020, eph.sat, eph, vals, resolved))
             assert c1 == c2
+
+
+def test_glonass_time_of_an_approximate_time_equals_datetime_route():
+    """GLONASST of ctx.approx_time in integer microseconds equals gps_to_utc(t) + 3 h:
+    random times, millisecond and binary fractions, half-microsecond ties, the first
+    seconds of a week and +-30 s around every leap second."""
+    import datetime as dt
+
+    from vngeonet.gnss.time import GPS_EPOCH, LEAP_SECONDS, utc_to_gps
+
+    def want(t):
+        return (gps_to_utc(t) + dt.timedelta(hours=3) - GPS_EPOCH) // dt.timedelta(microseconds=1)
+
+    rng = np.random.default_rng(3)
+    times = []
+    for _ in range(2000):
+        w = int(rng.integers(0, 3000))
+        times += [GPSTime(w, float(rng.random() * 604800)),
+                  GPSTime(w, float(rng.integers(0, 604800 * 1000)) / 1000),
+                  GPSTime(w, float(rng.integers(0, 604800 * 2_000_000)) / 2_000_000),
+                  GPSTime(w, float(rng.integers(0, 40 * 2**20)) / 2**20)]
+    for start, _ in LEAP_SECONDS:
+        base = utc_to_gps(start)
+        times += [base + (k / 4 + f) for k in range(-120, 120) for f in (0.0, 5e-7, 0.3)]
+    for t in times:
+        assert ephemeris._glonass_now_us(t) == want(t), t

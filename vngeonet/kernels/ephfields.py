@@ -9,8 +9,8 @@ the generated ``__init__`` of a 33-field frozen dataclass.
 * :class:`FieldPlan` reads every field of a fixed layout in one call (MSB
   first, RTCM 10403.3 §3.3 bit order; kinds as in the ``bits`` kernel: 0
   unsigned, 1 two's complement, 2 sign-magnitude) and returns the integer
-  vector both as a read-only int64 array and as a list of ints, plus the
-  gathered fields times their scales as a tuple of floats.
+  vector as a read-only int64 array, the picked fields as a list of ints and
+  the gathered fields times their scales as a tuple of floats.
 * :class:`SlotMaker` builds an instance of a slotted class (e.g. a frozen
   slotted dataclass without ``__post_init__``) by setting each slot through
   its member descriptor, skipping ``__init__``.
@@ -37,26 +37,29 @@ class FieldPlan:
         Field index of each real (0..n-1), or -1 for a real that is NaN.
     scales : sequence of float, length m
         Factor applied to each gathered integer.
+    picks : sequence of int, length q
+        Field indices (0..n-1) returned as Python ints.
 
     Attributes
     ----------
-    n_fields, n_reals, nbits : int
-        n, m and the total width in bits.
+    n_fields, n_reals, n_ints, nbits : int
+        n, m, q and the total width in bits.
 
     Raises
     ------
     ValueError
-        Lengths differ, a width is outside 0..64, a kind outside 0..2 or a
-        gather index outside -1..n-1.
+        Lengths differ, a width is outside 0..64, a kind outside 0..2, a
+        gather index outside -1..n-1 or a pick outside 0..n-1.
     """
 
-    __slots__ = ("_g", "_k", "_s", "_w", "n_fields", "n_reals", "nbits")
+    __slots__ = ("_g", "_k", "_p", "_s", "_w", "n_fields", "n_ints", "n_reals", "nbits")
 
-    def __init__(self, widths, kinds, gather, scales):
+    def __init__(self, widths, kinds, gather, scales, picks):
         w = [int(x) for x in widths]
         k = [int(x) for x in kinds]
         g = [int(x) for x in gather]
         s = [float(x) for x in scales]
+        q = [int(x) for x in picks]
         if len(k) != len(w) or len(s) != len(g):
             raise ValueError("widths/kinds or gather/scales differ in length")
         for x in w:
@@ -68,9 +71,13 @@ class FieldPlan:
         for x in g:
             if x < -1 or x >= len(w):
                 raise ValueError(f"gather index {x} outside -1..{len(w) - 1}")
-        self._w, self._k, self._g, self._s = w, k, g, s
+        for x in q:
+            if x < 0 or x >= len(w):
+                raise ValueError(f"pick index {x} outside 0..{len(w) - 1}")
+        self._w, self._k, self._g, self._s, self._p = w, k, g, s, q
         self.n_fields = len(w)
         self.n_reals = len(g)
+        self.n_ints = len(q)
         self.nbits = sum(w)
 
     def unpack(self, buf, pos: int):
@@ -80,8 +87,8 @@ class FieldPlan:
         -------
         values : ndarray of int64, shape (n,), read-only
             The fields (an unsigned 64-bit field wraps to int64).
-        ints : list of int, length n
-            The same values as Python ints.
+        ints : list of int, length q
+            ``values[picks[j]]`` as Python ints.
         reals : tuple of float, length m
             ``float(values[gather[j]]) * scales[j]``, NaN where ``gather[j]`` is -1.
 
@@ -95,11 +102,11 @@ class FieldPlan:
         if pos < 0 or pos + self.nbits > nbits:
             raise IndexError(f"bit fields {pos}+{self.nbits} beyond {nbits} bits")
         word = int.from_bytes(data, "big")
-        ints = []
+        out = []
         p = pos
         for n, kind in zip(self._w, self._k):
             if n == 0:
-                ints.append(0)
+                out.append(0)
                 continue
             v = (word >> (nbits - p - n)) & ((1 << n) - 1)
             p += n
@@ -109,11 +116,11 @@ class FieldPlan:
                 v = -(v & ((1 << (n - 1)) - 1))
             elif v >= 1 << 63:
                 v -= 1 << 64
-            ints.append(v)
-        values = np.array(ints, dtype=np.int64)
+            out.append(v)
+        values = np.array(out, dtype=np.int64)
         values.flags.writeable = False
-        reals = tuple(_NAN if g < 0 else float(ints[g]) * s for g, s in zip(self._g, self._s))
-        return values, ints, reals
+        reals = tuple(_NAN if g < 0 else float(out[g]) * s for g, s in zip(self._g, self._s))
+        return values, [out[i] for i in self._p], reals
 
 
 class SlotMaker:

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+from bisect import bisect_right
 from dataclasses import MISSING, dataclass
 from dataclasses import fields as dc_fields
 from operator import itemgetter
@@ -171,8 +172,16 @@ _ELEMENTS = ("sqrt_a", "e", "i0_rad", "omega0_rad", "omega_rad", "m0_rad", "delt
              "cic_rad", "cis_rad", "af0_s", "af1_sps", "af2_sps2", "tgd_s", "tgd2_s")
 
 
+# Integer fields read besides _KeplerSpec.ints: health (_health_getter), fit flag (_fit_getter).
+_PICKED = {1019: (102, 137), 1044: (454, 457), 1042: (515,), 1041: (527, 528),
+           1045: (314, 315), 1046: (316, 317, 287, 288)}
+
+
 def _health_getter(msg_type: int, ix: dict):
-    """Function of the integer field vector giving the health word (see module notes)."""
+    """Function of the picked integer fields giving the health word (see module notes).
+
+    ``ix`` maps a DF number to its position in the list of picked fields.
+    """
     if msg_type == 1041:
         l5, s_ = ix[527], ix[528]
         return lambda v: v[l5] << 1 | v[s_]
@@ -201,7 +210,7 @@ def _gps_fit_interval_h(iodc: int) -> float:
 
 
 def _fit_getter(msg_type: int, ix: dict):
-    """Function of the field vector giving the curve-fit interval in hours.
+    """Function of the picked integer fields giving the curve-fit interval in hours.
 
     GPS: IS-GPS-200 §20.3.4.4 (4 h unless the fit flag is set); QZSS:
     IS-QZSS (2 h, more with the flag); BeiDou 2 h (hourly updates, as
@@ -292,9 +301,10 @@ _TIME_ORIGIN = {"G": (0, 0.0), "J": (0, 0.0), "E": (1024, 0.0), "C": (1356, 14.0
 class _Compiled:
     """Everything per message type that a decode needs, built once.
 
-    ``plan`` reads the field vector and scales the 22 reals of the spec
-    (``_KeplerSpec.reals``, NaN where absent) in one kernel call; the rest
-    are positions in the field vector and per-type lookups, so that a decode
+    ``plan`` reads the field vector, scales the 22 reals of the spec
+    (``_KeplerSpec.reals``, NaN where absent) and picks the integer fields
+    the decode reads (``_PICKED``) in one kernel call; the rest are
+    positions in that list of picks and per-type lookups, so that a decode
     does no dictionary lookup, no numpy call and no string formatting.
     """
 
@@ -323,11 +333,14 @@ class _Compiled:
         spec = _KEPLER_SPECS[msg_type]
         lay = layout(msg_type)
         ix = lay.index
+        picked = [d for d in spec.ints if d] + list(_PICKED[msg_type])
         self.msg_type = msg_type
         self.plan = _EPHF.FieldPlan(
             lay.widths.tolist(), lay.kinds.tolist(),
             [ix[d] if d else -1 for d in spec.reals],
-            [float(lay.si[ix[d]]) if d else _NAN for d in spec.reals])
+            [float(lay.si[ix[d]]) if d else _NAN for d in spec.reals],
+            [ix[d] for d in picked])
+        ix = {d: i for i, d in enumerate(picked)}  # DF -> position in the picked ints
         self.i_prn, self.i_week, self.i_iode, self.i_iodc, self.i_acc = (
             ix[d] if d else None for d in spec.ints)
         self.system = sys_ = spec.system
@@ -401,7 +414,7 @@ _G_EN, _G_FT, _G_NT, _G_AVAIL, _G_N4 = 24, 26, 27, 29, 32
 
 
 _GLO_PLAN = _EPHF.FieldPlan(_GLO.widths.tolist(), _GLO.kinds.tolist(), _G_STATE.tolist(),
-                            _G_STATE_SI.tolist())
+                            _G_STATE_SI.tolist(), range(len(_GLO.dfs)))  # all, by position
 _GLO_SATS = tuple(f"R{slot:02d}" for slot in range(64))
 _MAKE_GLONASS = _EPHF.SlotMaker(GlonassEphemeris,
                                 [f.name for f in dc_fields(GlonassEphemeris)]).make
@@ -411,10 +424,11 @@ _MAKE_GLONASS = _EPHF.SlotMaker(GlonassEphemeris,
 _US = 1_000_000
 _DAY_US = 86400 * _US
 _MOSCOW_US = 3 * 3600 * _US  # GLONASST = UTC(SU) + 3 h
-_LEAP_US = tuple(((start - GPS_EPOCH) // _dt.timedelta(microseconds=1), n)
-                 for start, n in LEAP_SECONDS)
+# LEAP_SECONDS as (UTC step times in us, values after 0, 1, 2... steps), for bisect.
+_LEAP_STARTS_US = tuple((start - GPS_EPOCH) // _dt.timedelta(microseconds=1)
+                        for start, _ in LEAP_SECONDS)
+_LEAP_AFTER = (0,) + tuple(n for _, n in LEAP_SECONDS)
 _TB_US: dict[float, int] = {}  # t_b (s) -> microseconds, as timedelta(seconds=t_b) rounds
-_LAST_NOW: tuple = (None, 0)  # ((week, tow_s) of the last approximate time, its GLONASST in us)
 
 
 def _gps_time(week: int, tow_s: float) -> GPSTime:
@@ -432,10 +446,7 @@ def _us_of(t: _dt.datetime) -> int:
 def _glonass_us_to_gps(t_glo_us: int) -> GPSTime:
     """``glonass_to_gps`` of a GLONASS time given in microseconds (no datetime objects)."""
     utc = t_glo_us - _MOSCOW_US
-    leap = 0
-    for start, n in _LEAP_US:
-        if utc >= start:
-            leap = n
+    leap = _leap_at_us(utc)
     days, rem = divmod(utc, _DAY_US)
     secs, micro = divmod(rem, _US)
     if micro:  # same float steps as GPSTime.from_datetime (t_b is whole seconds: not reached)
@@ -444,16 +455,36 @@ def _glonass_us_to_gps(t_glo_us: int) -> GPSTime:
     return _gps_time(week, float(tow) + leap)
 
 
+def _leap_at_us(t_us: int) -> int:
+    """``leap_seconds`` of a UTC time given in microseconds (the table is in time order)."""
+    return _LEAP_AFTER[bisect_right(_LEAP_STARTS_US, t_us)]
+
+
+def _round_us(x_s: float) -> int | None:
+    """``x_s`` in whole microseconds as ``timedelta(seconds=x_s)`` rounds it, or ``None``
+    within 1e-3 us of a half microsecond (where the float product could round otherwise)."""
+    f = x_s * 1e6
+    r = round(f)
+    return None if abs(abs(f - r) - 0.5) < 1e-3 else r
+
+
 def _glonass_now_us(approx: GPSTime) -> int:
-    """GLONASST of ``approx`` in microseconds (one-entry memo: streams repeat the same time)."""
-    global _LAST_NOW
-    key = (approx.week, approx.tow_s)
-    last = _LAST_NOW
-    if last[0] == key:
-        return last[1]
-    now = _us_of(gps_to_utc(approx)) + _MOSCOW_US
-    _LAST_NOW = (key, now)
-    return now
+    """GLONASST of ``approx`` in microseconds: ``gps_to_utc(approx) + 3 h`` without datetimes.
+
+    Integer arithmetic on the same steps (``leap_seconds_gps``, ``to_datetime``); the rare
+    inputs where a step could round differently (a half microsecond, the first leap
+    seconds of a week) take the datetime route itself.
+    """
+    week_us = approx.week * 604800 * _US
+    tow_us = _round_us(approx.tow_s)
+    if tow_us is not None:
+        gps_us = week_us + tow_us
+        n = _leap_at_us(gps_us - _leap_at_us(gps_us) * _US)
+        tow = approx.tow_s - n
+        utc_us = _round_us(tow) if tow >= 0.0 else None
+        if utc_us is not None:
+            return week_us + utc_us + _MOSCOW_US
+    return _us_of(gps_to_utc(approx)) + _MOSCOW_US
 
 
 def _glonass_toe(tb_s: float, v: list, ctx) -> tuple[GPSTime, bool]:
