@@ -110,3 +110,25 @@ def test_deterministic_for_a_seed():
         return sim.epoch(T0)["HANO"].pr_m
 
     np.testing.assert_array_equal(run(), run())
+
+
+def test_glonass_truth_matches_its_broadcast_ephemerides():
+    """GLONASS: the ICD propagation of a broadcast state reproduces the simulated trajectory."""
+    from vngeonet.sim.constellation import GlonassTruth, nominal_orbits
+
+    orbs = nominal_orbits("R")
+    tb = GPSTime(2390, 5 * 3600.0 + 18.0)  # 08:00 Moscow time (UTC + 3 h, GPS - 18 s)
+    truth = GlonassTruth(orbs, tb.seconds - 3600.0)
+    ephs = [truth.ephemeris(k, tb.seconds, 1e-5 * k, 1e-12) for k in range(len(orbs))]
+    assert ephs[0].tb_s == 8 * 3600.0
+    store = EphemerisStore(ephs)
+    sats = np.array(truth.sats)
+    for dt in (0.0, 7.0, 600.0, -800.0):
+        st = store.sat_state(sats, np.full(len(sats), tb.seconds + dt))
+        pos, vel = truth.state(np.full(len(sats), tb.seconds + dt))
+        assert st.ok.all()
+        assert np.abs(st.pos_m - pos).max() < 1e-3
+        assert np.abs(st.vel_mps - vel).max() < 1e-6
+        assert np.abs(st.clk_s - (1e-5 * np.arange(len(sats)) + 1e-12 * dt)).max() < 1e-15
+    r = np.linalg.norm(pos, axis=1)
+    assert np.all(np.abs(r - 25510e3) < 30e3)

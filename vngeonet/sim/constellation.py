@@ -89,6 +89,7 @@ def _walker(system, n, planes, phase, a_m, incl_deg, node0_deg=0.0, u0_deg=0.0, 
 def nominal_orbits(systems: str = "GREC") -> list[Orbit]:
     """The nominal satellites of ``systems`` (letters G, R, E, C)."""
     rows = []
+    geo = []
     if "G" in systems:
         # RAAN at the 1993 epoch -> node longitude at GPS time 0 (inertial node, rotating Earth).
         dt = _T1993_GPS_S
@@ -110,11 +111,9 @@ def nominal_orbits(systems: str = "GREC") -> list[Orbit]:
             u0 = math.radians(120.0 * i)
             rows.append((f"C{38 + i:02d}", 42164.2e3, math.radians(55.0),
                          math.radians(118.0) + u0, u0))
-        geo = []
-        if "C" in systems:
-            a_geo = (K.GM_BDS_M3PS2 / K.OMEGA_E_RADPS**2) ** (1.0 / 3.0)
-            geo = [(f"C{prn:02d}", a_geo, 0.0, math.radians(lon), 0.0)
-                   for prn, lon in zip(range(1, 6), BDS_GEO_LON_DEG)]
+        a_geo = (K.GM_BDS_M3PS2 / K.OMEGA_E_RADPS**2) ** (1.0 / 3.0)
+        geo = [(f"C{prn:02d}", a_geo, 0.0, math.radians(lon), 0.0)
+               for prn, lon in zip(range(1, 6), BDS_GEO_LON_DEG)]
     if "R" in systems:
         rows += _walker("R", 24, 3, 1, 25510.0e3, 64.8, 5.0, 0.0)
     gm = {"G": K.GM_GPS_M3PS2, "E": K.GM_GAL_M3PS2, "C": K.GM_BDS_M3PS2, "R": K.GM_GLO_M3PS2}
@@ -209,3 +208,80 @@ class OrbitSet:
             pos[g] = np.stack([a_g * np.cos(lon_g), a_g * np.sin(lon_g), np.zeros_like(a_g)], axis=-1)
             vel[g] = 0.0
         return pos, vel
+
+
+class GlonassTruth:
+    """Continuous GLONASS trajectories: the broadcast PZ-90 equations (J2, no lunisolar term)
+    integrated once from circular initial states, sampled at 30 s nodes and interpolated.
+
+    A broadcast ephemeris taken from a node (``ephemeris``) and propagated by a receiver
+    with the ICD algorithm reproduces this truth to well below a millimetre, so the
+    simulated GLONASS sky is consistent with its own broadcast messages.
+
+    Parameters
+    ----------
+    orbits : list of Orbit
+        The GLONASS satellites (circular initial orbits at ``anchor_gps_s``).
+    anchor_gps_s : float
+        GPS time of the first node; choose a broadcast t_b (15-minute UTC grid) so that
+        every later t_b falls on a node.
+    """
+
+    STEP_S = 30.0
+
+    def __init__(self, orbits: list[Orbit], anchor_gps_s: float):
+        self.sats = [o.sat for o in orbits]
+        self.t0 = float(anchor_gps_s)
+        pos, vel = OrbitSet(orbits).state(self.t0)
+        x0 = np.concatenate([pos, vel], axis=1)
+        self._fwd = [x0]  # nodes t0, t0 + h, ...
+        self._bwd = [x0]  # nodes t0, t0 - h, ...
+
+    def _node(self, j: int) -> np.ndarray:
+        from vngeonet.orbits.broadcast import glonass_rk4
+
+        seq, step = (self._fwd, self.STEP_S) if j >= 0 else (self._bwd, -self.STEP_S)
+        zero = np.zeros((len(self.sats), 3))
+        while len(seq) <= abs(j):
+            seq.append(glonass_rk4(seq[-1], zero, step))
+        return seq[abs(j)]
+
+    def state(self, t_gps_s) -> tuple[np.ndarray, np.ndarray]:
+        """Positions and velocities (ECEF/PZ-90, m and m/s), shape ``t.shape + (3,)``.
+
+        ``t_gps_s`` has shape (..., m): one time per satellite (in ``self.sats`` order).
+        """
+        t = np.asarray(t_gps_s, dtype=np.float64)
+        u = (t - self.t0) / self.STEP_S
+        j = np.floor(u).astype(np.int64)
+        lo, hi = int(j.min()), int(j.max()) + 1
+        nodes = np.stack([self._node(k) for k in range(lo, hi + 1)])  # (nn, m, 6)
+        sat = np.broadcast_to(np.arange(len(self.sats)), t.shape)
+        x0, x1 = nodes[j - lo, sat], nodes[j - lo + 1, sat]
+        s = (u - j)[..., None]
+        h = self.STEP_S
+        p0, p1, v0, v1 = x0[..., :3], x1[..., :3], x0[..., 3:] * h, x1[..., 3:] * h
+        s2, s3 = s * s, s * s * s
+        pos = (2 * s3 - 3 * s2 + 1) * p0 + (s3 - 2 * s2 + s) * v0 + (3 * s2 - 2 * s3) * p1 + (s3 - s2) * v1
+        vel = ((6 * s2 - 6 * s) * p0 + (3 * s2 - 4 * s + 1) * v0 + (6 * s - 6 * s2) * p1
+               + (3 * s2 - 2 * s) * v1) / h
+        return pos, vel
+
+    def ephemeris(self, k: int, tb_gps_s: float, clk_s: float, clk_drift: float):
+        """Broadcast ephemeris of satellite ``k`` at t_b (must be a node time)."""
+        from vngeonet.gnss.time import gps_to_utc
+
+        j = round((tb_gps_s - self.t0) / self.STEP_S)
+        if abs(self.t0 + j * self.STEP_S - tb_gps_s) > 1e-6:
+            raise ValueError("t_b must fall on a 30 s node of the trajectory")
+        x = self._node(j)[k]
+        toe = GPSTime.from_seconds(tb_gps_s)
+        moscow = gps_to_utc(toe) + __import__("datetime").timedelta(hours=3)
+        tb_s = moscow.hour * 3600.0 + moscow.minute * 60.0 + moscow.second
+        slot = int(self.sats[k][1:])
+        return GlonassEphemeris(
+            sat=self.sats[k], toe=toe, freq_channel=GLONASS_CHANNELS[(slot - 1) % 24],
+            pos_m=tuple(float(v) for v in x[:3]), vel_mps=tuple(float(v) for v in x[3:]),
+            acc_mps2=(0.0, 0.0, 0.0), tau_n_s=-float(clk_s), gamma_n=float(clk_drift), health=0,
+            age_days=0, tb_s=tb_s, source="FDMA",
+        )
