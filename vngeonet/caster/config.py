@@ -5,6 +5,7 @@ Example::
     [caster]
     listen = "127.0.0.1:2101"
     db = "var/caster.db"
+    # workers = 2                     # fan-out processes for large rover counts (0: one process)
     # tls_listen = "0.0.0.0:2102"; tls_cert = "cert.pem"; tls_key = "key.pem"
 
     [caster.cas]                      # optional CAS record
@@ -110,6 +111,7 @@ class CasterConfig:
     mounts: tuple = ()
     limits: Limits = field(default_factory=Limits)
     path: str = ""
+    workers: int = 0  # >0: fan-out worker processes (see vngeonet.caster.worker); 0: one process
 
     def mount(self, name: str) -> MountConfig | None:
         for m in self.mounts:
@@ -157,7 +159,7 @@ def load_config(path) -> CasterConfig:
     return parse_config(data, path=str(p), base=p.parent)
 
 
-_CASTER_KEYS = {"listen", "db", "tls_listen", "tls_cert", "tls_key", "server_name", "cas", "limits"}
+_CASTER_KEYS = {"listen", "db", "tls_listen", "tls_cert", "tls_key", "server_name", "cas", "limits", "workers"}
 _MOUNT_KEYS = set(MountConfig.__dataclass_fields__) | {"source_password_env"}
 
 
@@ -184,6 +186,9 @@ def parse_config(data: dict, *, path: str = "<config>", base: Path | None = None
     mounts = _mounts(data.get("mount", []), path)
     networks = data.get("network", [])
     _expect(networks, list, path, "network")
+    workers = _get(cas, "workers", int, 0, path, "caster")
+    if isinstance(workers, bool) or not 0 <= workers <= 64:
+        raise ConfigError("workers must be an integer 0..64", path=path, key="caster.workers")
     return CasterConfig(
         listen=listen,
         db=_resolve(base, _get(cas, "db", str, "var/caster.db", path, "caster")),
@@ -196,6 +201,7 @@ def parse_config(data: dict, *, path: str = "<config>", base: Path | None = None
         mounts=mounts,
         limits=_limits(cas.get("limits", {}), path),
         path=path,
+        workers=workers,
     )
 
 

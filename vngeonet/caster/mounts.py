@@ -231,6 +231,7 @@ class Mount:
     generation: int = 0  # bumped per source session (resets statistics)
     fanout_last_s: float = 0.0  # time to hand the last read's frames to every client
     fanout_max_s: float = 0.0
+    forward: object = None  # callable(name, frames, raw): relays to fan-out workers first
 
     @property
     def name(self) -> str:
@@ -254,6 +255,8 @@ class Mount:
             return 0
         now_s = time.monotonic() if now_s is None else now_s
         raw = frames[0].raw if len(frames) == 1 else b"".join(f.raw for f in frames)
+        if self.forward is not None:
+            self.forward(self.name, frames, raw)
         if self.clients:
             t0 = time.perf_counter()
             blob = chunk(raw)

@@ -54,6 +54,7 @@ import errno
 import itertools
 import json
 import logging
+import os
 import socket
 import ssl
 import time
@@ -117,6 +118,11 @@ class _Session:
     gga: GGAReader = field(default_factory=GGAReader)
     writer: asyncio.StreamWriter | None = None
     drainer: asyncio.Task | None = None
+    link: object = None  # WorkerLink when a fan-out worker serves the rover
+    done: asyncio.Future | None = None  # worker sessions: resolved with the end reason
+    remote_bytes: int = 0
+    remote_dropped: int = 0
+    remote_gga: int = 0
 
 
 class NTRIPCaster:
@@ -133,6 +139,11 @@ class NTRIPCaster:
         list[Frame]``); default :class:`vngeonet.rtcm.framer.RTCMFramer`.
     ssl_context : ssl.SSLContext or None
         For the TLS port; built from ``tls_cert``/``tls_key`` when omitted.
+    workers : int or None
+        Fan-out worker processes (default ``config.workers``; 0: everything in
+        this process).  With workers, authenticated plain-TCP rovers of station
+        mountpoints are handed to them (:mod:`vngeonet.caster.worker`);
+        NEAREST and TLS rovers stay here.
 
     Examples
     --------
@@ -154,7 +165,7 @@ class NTRIPCaster:
     _MAX_VERIFY_WAITING = 256  # password checks queued beyond this are answered 503
 
     def __init__(self, config: CasterConfig, store: UserStore | None = None, *, framer_factory=None,
-                 ssl_context: ssl.SSLContext | None = None):
+                 ssl_context: ssl.SSLContext | None = None, workers: int | None = None):
         self.config = config
         self.limits = config.limits
         self.store = store
@@ -176,7 +187,12 @@ class NTRIPCaster:
         self.counters = dict.fromkeys((
             "connections", "rejected_capacity", "rejected_ip", "bad_requests", "header_timeouts",
             "auth_failures", "rate_limited", "accept_errors", "slow_disconnects", "sources_dropped",
-            "sessions", "dropped_frames"), 0)
+            "sessions", "dropped_frames", "worker_exits"), 0)
+        self._n_workers = config.workers if workers is None else workers
+        self._links: list = []
+        self._old_links: list = []
+        self._polls: dict[int, tuple] = {}
+        self._poll_ids = itertools.count(1)
         self._n_conn = 0
         self._per_ip: dict[str, int] = {}
         self._per_user: dict[str, int] = {}
@@ -208,6 +224,10 @@ class NTRIPCaster:
             self.tls_port = tls.getsockname()[1]
             self._spawn_aux(self._accept_loop(tls, ctx))
         self._spawn_aux(self._housekeeping())
+        if self._n_workers:
+            self._links = [self._start_link(i) for i in range(self._n_workers)]
+            for mount in self.mounts.values():
+                mount.forward = self._forward
         for mount in self.mounts.values():
             if mount.config.pull:
                 self._spawn_aux(self._pull(mount))
@@ -236,7 +256,10 @@ class NTRIPCaster:
         for name, w in list(self._source_writers.items()):
             log.info("shutdown: closing source of %s", name)
             w.transport.abort()
+        for link in self._links:
+            link.send(("Q", self.limits.drain_timeout_s))
         await self._drain_clients(self.limits.drain_timeout_s)
+        await self._stop_links()
         pending = [t for t in self._conn_tasks if not t.done()]
         if pending:
             log.info("shutdown: cancelling %d connection tasks still running after drain", len(pending))
@@ -291,6 +314,7 @@ class NTRIPCaster:
     async def _housekeeping(self) -> None:
         while True:
             await asyncio.sleep(self.limits.session_flush_s)
+            self._old_links = [link for link in self._old_links if not link.reap()]
             if self._finished and self.store is not None:
                 batch, self._finished = self._finished, []
                 try:
@@ -476,6 +500,7 @@ class NTRIPCaster:
         if not user.is_admin:
             await self._reply_close(writer, req.ntrip_version, 403)
             return
+        await self.poll_workers()
         body = json.dumps(self.status(), indent=1).encode()
         writer.write(self._head(req.ntrip_version, 200, (("Content-Type", "application/json"),
                                                          ("Content-Length", str(len(body))),
@@ -486,9 +511,10 @@ class NTRIPCaster:
         """The caster's state as a JSON-ready dict (what ``/admin/status`` returns)."""
         sessions = [{
             "id": s.id, "user": s.user, "ip": s.ip, "mount": s.requested, "station": s.station,
-            "ntrip_version": s.ntrip_version, "start": s.start, "gga_count": s.gga.count,
-            "bytes": s.queue.bytes_sent if s.queue else 0,
-            "dropped_frames": s.queue.dropped_frames if s.queue else 0,
+            "ntrip_version": s.ntrip_version, "start": s.start, "gga_count": s.gga.count + s.remote_gga,
+            "bytes": s.queue.bytes_sent if s.queue else s.remote_bytes,
+            "dropped_frames": s.queue.dropped_frames if s.queue else s.remote_dropped,
+            "worker": s.link.index if s.link is not None else None,
         } for s in self._sessions.values()]
         return {
             "server": f"{self.config.server_name}/{vngeonet.__version__}",
@@ -496,6 +522,7 @@ class NTRIPCaster:
             "connections": self._n_conn,
             "counters": dict(self.counters) | self.limiter.snapshot(),
             "mounts": {name: m.status() for name, m in self.mounts.items()},
+            "workers": [link.status() for link in self._links],
             "sessions": sessions,
         }
 
@@ -615,6 +642,9 @@ class NTRIPCaster:
 
     def _source_down(self, mount: Mount) -> None:
         """Rovers of a dead station: NEAREST ones move on, direct ones are closed."""
+        for link in self._links:
+            if link.mount_counts.get(mount.name):
+                link.send(("D", mount.name, f"source of {mount.name} went down"))
         for q in tuple(mount.clients):
             session = q.owner
             mount.remove_client(q)
@@ -656,6 +686,10 @@ class NTRIPCaster:
                 ("Connection", "close"), ("Content-Type", "gnss/data"), ("Transfer-Encoding", "chunked"))))
         else:
             writer.write(b"ICY 200 OK\r\n\r\n")
+        link = self._pick_link(session, writer)
+        if link is not None:
+            await self._serve_remote(session, mount, req, reader, writer, link)
+            return
         writer.transport.set_write_buffer_limits(high=self.limits.write_buffer_bytes)
         session.queue = ClientQueue(writer.transport, chunked=v == 2, max_bytes=self.limits.client_queue_bytes,
                                     write_mark=self.limits.write_buffer_bytes, on_pending=self._start_drainer,
@@ -749,6 +783,170 @@ class NTRIPCaster:
                                             _utc_now(), q.bytes_sent, session.gga.count, "rover",
                                             session.ntrip_version, reason))
 
+    # ------------------------------------------------------------------ fan-out workers
+    def _start_link(self, index: int):
+        from vngeonet.caster.pool import WorkerLink
+
+        link = WorkerLink(index, self.limits, self._on_worker_message, self._on_worker_exit,
+                          use_uvloop=_running_uvloop())
+        link.start()
+        return link
+
+    def _pick_link(self, session: _Session, writer):
+        """The least-loaded live worker for a plain-TCP station rover, else None (serve here)."""
+        if session.nearest or not self._links or writer.get_extra_info("sslcontext") is not None:
+            return None
+        live = [link for link in self._links if link.alive]
+        return min(live, key=lambda link: len(link.sessions)) if live else None
+
+    async def _serve_remote(self, session: _Session, mount: Mount, req: Request, reader, writer, link) -> None:
+        """Hand the rover's socket to a worker; wait for its end-of-session report."""
+        await writer.drain()
+        async with asyncio.timeout(self.limits.header_timeout_s):
+            while writer.transport.get_write_buffer_size():
+                await asyncio.sleep(0.005)
+        if not link.alive or writer.transport.is_closing():
+            return
+        leftover = bytes(getattr(reader, "_buffer", b""))  # what the rover sent after its request
+        fd = os.dup(writer.get_extra_info("socket").fileno())
+        session.station, session.link = mount.name, link
+        session.done = asyncio.get_running_loop().create_future()
+        self._sessions[session.id] = session
+        self._per_user[session.user] = self._per_user.get(session.user, 0) + 1
+        self.counters["sessions"] += 1
+        link.sessions[session.id] = session
+        link.mount_counts[mount.name] = link.mount_counts.get(mount.name, 0) + 1
+        link.send(("R", session.id, mount.name, session.ntrip_version == 2), fd)
+        writer.transport.abort()  # our descriptor only: the connection lives on in the worker
+        reason = "caster shutting down"
+        try:
+            self._on_upstream(session, (req.headers.get("ntrip-gga", "") + "\r\n").encode() + req.body + leftover)
+            reason = await session.done
+        finally:
+            self._end_remote(session, reason)
+
+    def _end_remote(self, session: _Session, reason: str) -> None:
+        if session.done.done() and not session.done.cancelled():
+            reason = session.done.result()  # the worker's reason even if our task was cancelled
+        link = session.link
+        if link.sessions.pop(session.id, None) is not None:
+            link.mount_counts[session.station] -= 1
+        self._sessions.pop(session.id, None)
+        self._per_user[session.user] -= 1
+        if not self._per_user[session.user]:
+            del self._per_user[session.user]
+        self._finished.append(SessionRecord(session.user, session.requested, session.ip, session.start,
+                                            _utc_now(), session.remote_bytes, session.gga.count + session.remote_gga,
+                                            "rover", session.ntrip_version, reason))
+
+    def _on_worker_message(self, link, msg: tuple) -> None:
+        kind = msg[0]
+        if kind == "E":
+            _k, sid, nbytes, _frames, dropped, _dropped_bytes, gga, reason = msg
+            session = link.sessions.get(sid)
+            if session is None:
+                return
+            session.remote_bytes, session.remote_dropped, session.remote_gga = nbytes, dropped, gga
+            self.counters["dropped_frames"] += dropped
+            if reason.startswith("slow client"):
+                self.counters["slow_disconnects"] += 1
+            if not session.done.done():
+                session.done.set_result(reason)
+        elif kind == "G":
+            _k, sid, pos, count = msg
+            session = link.sessions.get(sid)
+            if session is not None:
+                session.remote_gga = count
+                self.hooks.emit(RoverPosition(session.id, session.user, session.requested, session.ip, pos,
+                                              session.gga.count + count))
+        elif kind == "S":
+            _k, request_id, rows, last, info = msg
+            for sid, nbytes, dropped, gga in rows:
+                session = link.sessions.get(sid)
+                if session is not None:
+                    session.remote_bytes, session.remote_dropped, session.remote_gga = nbytes, dropped, gga
+            waiter = self._polls.get(request_id)
+            if last and waiter is not None:
+                link.info = info
+                waiter[1].discard(link)
+                if not waiter[1] and not waiter[0].done():
+                    waiter[0].set_result(None)
+
+    def _on_worker_exit(self, link) -> None:
+        """A worker is gone: its rovers' sessions end (their sockets died with it); start another."""
+        expected = not self._accepting
+        reason = f"fan-out worker {link.index} (pid {link.pid}) exited"
+        if not expected:
+            self.counters["worker_exits"] += 1
+            log.error("%s: dropping its %d rovers", reason, len(link.sessions))
+        for session in list(link.sessions.values()):
+            if not session.done.done():
+                session.done.set_result("caster shutting down" if expected else reason)
+        for waiter in self._polls.values():
+            waiter[1].discard(link)
+            if not waiter[1] and not waiter[0].done():
+                waiter[0].set_result(None)
+        if not expected and link in self._links:
+            self._old_links.append(link)
+            self._spawn_aux(self._restart_link(link))
+
+    async def _restart_link(self, old) -> None:
+        await asyncio.sleep(0.5)
+        if self._accepting and old in self._links:
+            self._links[self._links.index(old)] = self._start_link(old.index)
+
+    def _forward(self, mount_name: str, frames: list, raw: bytes) -> None:
+        """Relay one source read to every worker serving rovers of that mountpoint."""
+        links = [link for link in self._links if link.alive and link.mount_counts.get(mount_name)]
+        if not links:
+            return
+        parts = [(raw, len(frames))]
+        if len(raw) > (256 << 10):  # keep messages well under the channel's size limit
+            parts, cur, size = [], [], 0
+            for f in frames:
+                if cur and size + len(f.raw) > (256 << 10):
+                    parts.append((b"".join(c.raw for c in cur), len(cur)))
+                    cur, size = [], 0
+                cur.append(f)
+                size += len(f.raw)
+            parts.append((b"".join(c.raw for c in cur), len(cur)))
+        for link in links:
+            for blob, n in parts:
+                link.send(("F", mount_name, blob, n))
+
+    async def poll_workers(self, timeout_s: float = 2.0) -> None:
+        """Refresh per-session counters of worker-served rovers (for :meth:`status`)."""
+        live = {link for link in self._links if link.alive}
+        if not live:
+            return
+        request_id = next(self._poll_ids)
+        fut = asyncio.get_running_loop().create_future()
+        self._polls[request_id] = (fut, live)
+        try:
+            for link in list(live):
+                link.send(("P", request_id))
+            await asyncio.wait_for(fut, timeout_s)
+        except TimeoutError:
+            log.warning("status: fan-out workers did not answer within %.1f s", timeout_s)
+        finally:
+            del self._polls[request_id]
+
+    async def _stop_links(self) -> None:
+        """Wait for the workers' shutdown reports (``Q`` was sent); kill stragglers."""
+        links = [link for link in self._links if link.alive]
+        if links:
+            await asyncio.wait([link.exited for link in links], timeout=self.limits.drain_timeout_s + 5.0)
+        for link in self._links + self._old_links:
+            if link.alive:
+                log.warning("shutdown: fan-out worker %d did not finish; killing it", link.index)
+                link.kill()
+        if links:
+            await asyncio.wait([link.exited for link in links], timeout=5.0)
+        for link in self._links + self._old_links:
+            if not await asyncio.to_thread(link.reap, 5.0):
+                link.kill()
+                await asyncio.to_thread(link.reap, 5.0)
+
     # ------------------------------------------------------------------ in-process sources
     def publish(self, mount_name: str, frames: list) -> int:
         """Relay whole frames produced in this process (service, network engine) to a mountpoint.
@@ -765,6 +963,10 @@ class NTRIPCaster:
         mount = self.mounts[mount_name]
         mount.detach_source()
         self._source_down(mount)
+
+
+def _running_uvloop() -> bool:
+    return type(asyncio.get_running_loop()).__module__.startswith("uvloop")
 
 
 async def _streams_for(conn: socket.socket, ssl_ctx, handshake_timeout_s: float):
