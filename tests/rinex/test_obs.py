@@ -259,3 +259,11 @@ def test_v3_events_type_change_and_slips():
     last = obs.epoch_idx == 2
     assert list(obs.sat[last]) == ["G01"] and obs.pr_m[last][0] == 20000003.125
     assert obs.cp_cyc[last][0] == 105000003.123 and np.isnan(obs.dop_hz[last][0])
+
+
+def test_comment_mentioning_end_of_header():
+    src = _small("valid.rnx").read_bytes()
+    text = src.replace(b"Synthetic values written for", b"END OF HEADER in a comment, ")
+    assert text != src and len(text) == len(src)
+    obs = read_obs_bytes(text)
+    assert obs.n_epochs == 2 and obs.header.comments[0].startswith("END OF HEADER")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -37,6 +38,7 @@ from vngeonet.rinex.header import (
 log = logging.getLogger(__name__)
 
 ROWS = 256  # local signal rows per system (kernel constant MAX_ROWS_PER_SAT)
+_END_OF_HEADER = re.compile(rb"(?m)^[^\n]{60}END OF HEADER")
 TYPE_LABELS = ("# / TYPES OF OBSERV", "SYS / # / OBS TYPES")
 
 
@@ -193,7 +195,8 @@ def _line_offset(text: bytes, pos: int, line0: int, line: int) -> int:
 
 
 def _read_header(text: bytes, source: str | None) -> tuple[RINEXObsHeader, int]:
-    idx = text.find(b"END OF HEADER")
+    m = _END_OF_HEADER.search(text)
+    idx = m.start() if m else text.find(b"END OF HEADER")  # label off column 61 in sloppy files
     if idx < 0:
         what = "empty file" if not text.strip() else "no END OF HEADER"
         raise RINEXError(what, source=source, line=1)
