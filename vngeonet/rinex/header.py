@@ -6,24 +6,24 @@ ending with ``END OF HEADER``.  :func:`parse_obs_header` reads it into a frozen
 
 RINEX 2 observation codes are mapped to RINEX 3 signals (band + attribute)
 with :data:`RINEX2_SIGNALS`, so that every version yields the same ``"1C"``,
-``"2W"``... rows:
+``"2W"``... rows.  A RINEX 2 code is a type letter (C, P: pseudorange; L: phase;
+D: Doppler; S: SNR) and a band digit; ``P`` becomes ``C`` in the RINEX 3 code:
 
-====== ============ ============ ============ ============ ============ ============
-system C1           P1           L1/D1/S1     C2           P2           L2/D2/S2
-====== ============ ============ ============ ============ ============ ============
-G      1C           1W           1C           2X           2W           2W
-R      1C           1P           1C           2C           2P           2P
-E      1X           1X           1X           (band b: bX for C/L/D/S b in 5, 6, 7, 8)
-S      1C           1C           1C           band 5: 5I
-J      1C           1C           1C           2X           2X           2X
-C      band b: bI (RINEX 2.12 BeiDou B1 = band 1 is written as "2I", RINEX 3.03+)
-I      band 5: 5A, band 9: 9A
-====== ============ ============ ============ ============ ============ ============
+* GPS (G): C1 -> C1C, P1 -> C1W, L1/D1/S1 -> 1C; C2 -> C2X (L2C, tracking mode
+  unknown), P2 -> C2W, L2/D2/S2 -> 2W; band 5 -> 5X.
+* GLONASS (R): C1 -> C1C, P1 -> C1P, L1/D1/S1 -> 1C; C2 -> C2C, P2 -> C2P,
+  L2/D2/S2 -> 2P; band 3 -> 3X.
+* Galileo (E): bands 1, 5, 6, 7, 8 -> 1X, 5X, 6X, 7X, 8X.
+* SBAS (S): band 1 -> 1C, band 5 -> 5I.
+* QZSS (J): band 1 -> 1C; bands 2, 5, 6 -> 2X, 5X, 6X.
+* BeiDou (C, RINEX 2.12): bands 1/2, 6, 7 -> 2I, 6I, 7I (B1 is band 2 in RINEX 3.03+).
+* NavIC (I): bands 5, 9 -> 5A, 9A.
+* Anything else (e.g. GLONASS C5) has no RINEX 3 equivalent and is ignored.
 
-GPS/QZSS band 5 is ``5X``; GLONASS band 3 ``3X``.  ``P`` codes are pseudoranges.
-The phase, Doppler and SNR of band 1 go with the C/A row (``1C``) because a
-RINEX 2 receiver reports one L1 phase; those of band 2 go with the P(Y) row
-(``2W``) because the classic L2 phase is the semi-codeless one.
+The rule: the phase, Doppler and SNR of band 1 go with the C/A row (``1C``)
+because a RINEX 2 receiver reports one L1 phase, tracked on C/A; those of band 2
+go with the P(Y) row (``2W``) because the classic L2 phase is the semi-codeless
+one.  Unknown tracking modes get the attribute ``X``.
 
 RINEX 3.00-3.02 files write the BeiDou B1I signal as band 1 (``C1I``); RINEX
 3.03 renamed it band 2.  Such codes are renamed to ``2I``/``2Q``/``2X`` here so
