@@ -141,3 +141,14 @@ def test_gps_week_rollover_no_gap_no_jump(pairs):
     assert len(weeks) == 2 and max(weeks) == min(weeks) + 1
     assert all(len(e.systems) >= 3 for e in eps[1:])
     assert not any(math.isnan(e.time.tow_s) for e in eps)
+
+
+def test_msm1_to_3_ranges_left_out():
+    """MSM3 ranges/phases are modulo 1 ms (RTCM 10403.3 §3.5.16): never written as full observables."""
+    from tests.conftest import data_path
+
+    data = data_path("go-gnss-rtcm/data/1073_frame.bin").read_bytes()
+    eps, _ = build(data, approx_time=GPSTime(2000, 0.0))
+    assert len(eps) == 1
+    o = eps[0].obs
+    assert len(o.sat) > 0 and np.isnan(o.pr_m).all() and np.isnan(o.cp_cyc).all()

@@ -378,17 +378,17 @@ def merge_obs(msgs: list, time: GPSTime, station: str) -> ObsEpoch:
     """One ObsEpoch from the observation messages of one epoch.
 
     Rows keep message order (each message is ordered by satellite, then
-    signal, so a satellite's rows are contiguous).  When two messages of the
+    signal, so a satellite's rows are contiguous).  MSM1-MSM3 carry ranges
+    and phases modulo one light-millisecond only: those become NaN (their
+    Doppler and CNR are kept).  When two messages of the
     same system carry the same (satellite, signal) (e.g. MSM4 and MSM7 sent
     together), the rows are sorted by satellite and signal and the higher MSM
     level wins.
     """
     names = ("sat", "sig", "pr_m", "cp_cyc", "dop_hz", "cn0_dbhz", "half_cycle", "lock_s")
-    if len(msgs) == 1:
-        cols = [getattr(msgs[0], a) for a in names]
-    else:
-        order = sorted(msgs, key=lambda m: getattr(m, "msm", 0))
-        cols = [np.concatenate([getattr(m, a) for m in order]) for a in names]
+    order = msgs if len(msgs) == 1 else sorted(msgs, key=lambda m: getattr(m, "msm", 0))
+    cols = [[_column(m, a) for m in order] for a in names]
+    cols = [c[0] if len(c) == 1 else np.concatenate(c) for c in cols]
     sat = np.asarray(cols[0], dtype="<U3")
     sig = np.asarray(cols[1], dtype="<U2")
     systems = [m.system for m in msgs]
@@ -401,6 +401,14 @@ def merge_obs(msgs: list, time: GPSTime, station: str) -> ObsEpoch:
                     np.asarray(cols[3], np.float64)[idx], np.asarray(cols[4], np.float64)[idx],
                     np.asarray(cols[5], np.float64)[idx], np.where(half, 2, 0).astype(np.uint8),
                     np.asarray(cols[7], np.float64)[idx])
+
+
+def _column(m, name: str) -> np.ndarray:
+    """A message's column; MSM1-MSM3 ranges and phases are only known modulo 1 ms: left out (NaN)."""
+    a = getattr(m, name)
+    if name in ("pr_m", "cp_cyc") and getattr(m, "msm", 4) < 4:
+        return np.full(len(a), np.nan)
+    return a
 
 
 def _dedupe(sat: np.ndarray, sig: np.ndarray) -> np.ndarray:
