@@ -3,7 +3,8 @@
 All ``sim://`` stations of a process share one :class:`SimNetwork`, which
 computes each epoch for every station in one vectorised pass
 (:class:`~vngeonet.sim.physics.NetworkSimulator`) and encodes each station's
-RTCM 3 frames (:class:`~vngeonet.sim.receiver.SimReceiver`).  A
+RTCM 3 frames (:class:`~vngeonet.sim.receiver.SimReceiver`); the broadcast
+ephemeris set is computed and framed once per change (hourly) for all of them.  A
 :class:`SimSource` reads its station's bytes like any receiver stream.
 
 URI parameters: ``speed`` (epochs per wall-clock second relative to real
