@@ -314,9 +314,12 @@ def test_sisa_and_ura_tables():
 def test_fast_constructor_equals_dataclass_init():
     e = HAND[0]
     vals = [getattr(e, f.name) for f in dataclasses.fields(e)][:-1]
-    fast = ephemeris._new_kepler(*vals)
+    fast = ephemeris._MAKE_KEPLER((*vals, {}))
     assert fast == KeplerEphemeris(*vals)
-    assert fast.extra == {} and fast.extra is not ephemeris._new_kepler(*vals).extra
+    assert fast.extra == {} and fast.extra is not ephemeris._MAKE_KEPLER((*vals, {})).extra
+    for m in (DECODERS[1019](ENCODERS[EphemerisMessage](from_ephemeris(e)), None),
+              from_ephemeris(e)):  # decoded ephemerides never share their extra dict
+        assert m.eph.extra == {} and m.eph.extra is not from_ephemeris(e).eph.extra
 
 
 def test_message_fields_are_read_only():
@@ -340,6 +343,8 @@ def test_backends_give_identical_field_vectors(impl, monkeypatch):
     monkeypatch.setattr(fields, "_BITS", kernels.get("bits", impl))
     for (t, payload), want in ref.items():
         assert DECODERS[t](payload, None).fields.tolist() == want
+        # the ephfields kernel reads what the bits kernel reads
+        assert fields.layout(t).unpack(payload, t).tolist() == want
 
 
 def test_dispatch_through_rtcm_decode():

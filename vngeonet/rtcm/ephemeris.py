@@ -1,9 +1,11 @@
 """Broadcast ephemeris messages: 1019, 1020, 1041, 1042, 1044, 1045, 1046.
 
 Each message has a fixed layout (:data:`vngeonet.rtcm.fields.SPECS`): a
-decode is one ``unpack_fields`` call of the ``bits`` kernel, then one
-vectorised gather-and-scale to SI units, then the
-:class:`~vngeonet.model.KeplerEphemeris` / :class:`~vngeonet.model.GlonassEphemeris`.
+decode is one call of the ``ephfields`` kernel (``FieldPlan.unpack``: the
+integer field vector, the few integers the decode reads, and the elements
+scaled to SI units), integer time arithmetic, then the
+:class:`~vngeonet.model.KeplerEphemeris` / :class:`~vngeonet.model.GlonassEphemeris`
+built slot by slot (``SlotMaker``), about 2 us per message compiled.
 The message keeps the integer field vector as transmitted, so the encoder
 is a single ``pack_fields`` call and bit-exact; :func:`from_ephemeris`
 quantises an SI ephemeris (e.g. from RINEX) into a message.
@@ -44,7 +46,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from bisect import bisect_right
-from dataclasses import MISSING, dataclass
+from dataclasses import dataclass
 from dataclasses import fields as dc_fields
 from operator import itemgetter
 
@@ -99,35 +101,8 @@ def _ura_index(acc_m: float) -> int:
     return 15
 
 
-def _fast_constructor(cls):
-    """A constructor for a frozen slotted dataclass taking every field positionally, in order.
-
-    Skips the generated ``__init__`` (which pays ``object.__setattr__`` per
-    field, about half of an ephemeris decode) by calling the slot descriptors
-    directly; fields past the given arguments take their defaults.  Falls
-    back to ``cls`` itself when the class has a ``__post_init__``.
-    """
-    if hasattr(cls, "__post_init__"):
-        return cls
-    flds = dc_fields(cls)
-    setters = tuple(getattr(cls, f.name).__set__ for f in flds)
-    tails = tuple((setters[i], f.default, f.default_factory) for i, f in enumerate(flds))
-    new = object.__new__
-    missing = MISSING
-
-    def make(*args):
-        obj = new(cls)
-        for setter, value in zip(setters, args):
-            setter(obj, value)
-        for setter, default, factory in tails[len(args):]:
-            setter(obj, factory() if default is missing else default)
-        return obj
-
-    return make
-
-
-_new_kepler = _fast_constructor(KeplerEphemeris)
-
+# The generated __init__ of a frozen dataclass pays object.__setattr__ per field (about half
+# of a decode for the 33 fields of KeplerEphemeris): decoders fill the slots directly.
 _EPHF = kernels.get("ephfields")
 _MAKE_KEPLER = _EPHF.SlotMaker(KeplerEphemeris, [f.name for f in dc_fields(KeplerEphemeris)]).make
 _MAKE_TIME = _EPHF.SlotMaker(GPSTime, ("week", "tow_s")).make  # only for 0 <= tow_s < 1 week
