@@ -72,3 +72,12 @@ def test_not_positive_definite_is_not_fixed():
     assert not fix.ok and fix.n_fixed == 0
     fix = ambiguity.resolve(np.zeros(0), np.zeros((0, 0)))
     assert not fix.ok
+
+
+def test_hopeless_float_solution_is_not_searched():
+    """50 ambiguities known to half a cycle: no fix, no exploding search, no exception."""
+    rng = np.random.default_rng(11)
+    Q = _cov(rng, 50, np.full(50, 0.5))
+    a = rng.normal(size=50) * 10
+    fix = ambiguity.resolve(a, Q, full_min_success=0.5, min_success=0.9999)
+    assert not fix.ok and fix.n_fixed == 0 and fix.success_rate < 1e-3

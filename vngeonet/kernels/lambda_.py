@@ -26,6 +26,8 @@ disagree; ``RuntimeError`` when the search exceeds ``MAX_LOOPS`` steps.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 MAX_LOOPS = 1_000_000
@@ -33,7 +35,7 @@ MAX_LOOPS = 1_000_000
 
 def _round(x: float) -> float:
     # floor(x + 0.5): the same rule in both backends (numpy's round is half-to-even).
-    return float(np.floor(x + 0.5))
+    return float(math.floor(x + 0.5))
 
 
 def ltdl(Q):
@@ -93,8 +95,12 @@ def _perm(L, D, j, delta, Z):
     L[j, :j] = -L[j + 1, j] * a0 + a1
     L[j + 1, :j] = eta * a0 + lam * a1
     L[j + 1, j] = lam
-    L[j + 2 :, [j, j + 1]] = L[j + 2 :, [j + 1, j]]
-    Z[:, [j, j + 1]] = Z[:, [j + 1, j]]
+    t = L[j + 2 :, j].copy()
+    L[j + 2 :, j] = L[j + 2 :, j + 1]
+    L[j + 2 :, j + 1] = t
+    t = Z[:, j].copy()
+    Z[:, j] = Z[:, j + 1]
+    Z[:, j + 1] = t
 
 
 def reduction(L, D):
@@ -119,7 +125,24 @@ def reduction(L, D):
     j = n - 2
     k = n - 2
     while j >= 0:
-        if j <= k:
+        if j > k:
+            # rows below the last permutation need no Gauss step: test j, j-1, ..., k+1 at once
+            # (the same floating-point expression as the scalar branch, so the same decisions)
+            js = np.arange(j, k, -1)
+            sub = L[js + 1, js]
+            delta = D[js] + sub * sub * D[js + 1]
+            hit = np.flatnonzero(delta + 1e-6 < D[js + 1])
+            if hit.size:
+                jj = int(js[hit[0]])
+                _perm(L, D, jj, float(delta[hit[0]]), Z)
+                k = jj
+                j = n - 2
+            else:
+                j = k
+            continue
+        col = L[j + 1 :, j]
+        # every multiplier is floor(l + 0.5) = 0 exactly when -0.5 <= l < 0.5: nothing to do
+        if not np.all((col >= -0.5) & (col < 0.5)):
             for i in range(j + 1, n):
                 _gauss(L, Z, i, j)
         delta = D[j] + L[j + 1, j] * L[j + 1, j] * D[j + 1]

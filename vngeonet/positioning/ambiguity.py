@@ -7,8 +7,11 @@ to the best squared distance reaches :func:`ratio_threshold` for its size.
 When it fails, partial ambiguity resolution (PAR) drops the worst-determined
 decorrelated ambiguity (the first component, the largest conditional
 variance) one at a time and searches the trailing subset, whose marginal
-factorisation is the trailing block of ``L`` and ``D``.  A subset is only
-tried while its bootstrapped success rate stays above ``min_success``.
+factorisation is the trailing block of ``L`` and ``D``, down to
+``min_fixed`` ambiguities.  A subset is only tried when its bootstrapped
+success rate is at least ``min_success``, the full set when its rate is at
+least ``full_min_success`` (a hopeless float solution would make the
+search explode; a search that still runs away counts as a failure).
 
 References
 ----------
@@ -92,6 +95,7 @@ def resolve(
     min_success: float = 0.99,
     ratio_fn=ratio_threshold,
     impl: str | None = None,
+    full_min_success: float = 0.0,
 ) -> AmbiguityFix:
     """Fix float ambiguities ``a`` (n,) with covariance ``Q`` (n, n), cycles.
 
@@ -105,6 +109,9 @@ def resolve(
         Smallest subset PAR may fix.
     min_success : float
         PAR tries a subset only while its bootstrapped success rate is at least this.
+    full_min_success : float
+        The full set is searched only when its bootstrapped success rate is at
+        least this (a hopeless float solution would make the search explode).
     ratio_fn : callable(int) -> float
         Threshold per set size.
 
@@ -131,9 +138,12 @@ def resolve(
     for k in range(last + 1):
         p = n - k
         ps = bootstrap_success(D[k:])
-        if k > 0 and ps < min_success:
+        if ps < (min_success if k > 0 else full_min_success):
             continue
-        zn, s = lam.search(zs[k:], L[k:, k:], D[k:], 2)
+        try:
+            zn, s = lam.search(zs[k:], L[k:, k:], D[k:], 2)
+        except RuntimeError:  # search too long (hopeless float solution): no fix from this set
+            continue
         ratio = float(s[1] / s[0]) if s[0] > 0 else 1e9
         thr = ratio_fn(p)
         if ratio >= thr:

@@ -125,7 +125,10 @@ class RTKOptions:
     amb_rate_cyc: float = 1e-4
     ar: bool = True
     par: bool = True
-    min_success: float = 0.9999
+    min_success: float = 0.9999  # PAR subsets
+    full_min_success: float = 0.5  # full set
+    ratio_min: float = 1.5
+    par_min_frac: float = 0.5  # PAR keeps at least this fraction of the ambiguities
     hold: bool = True
     hold_after: int = 5
     backward: bool = False
@@ -700,7 +703,16 @@ def _resolve(flt: _Filter, e, ok, lin):
         return FixQuality.FLOAT, pos, cov, 0.0, 0.0, 0
     a = T @ flt.x
     Q = T @ flt.P @ T.T
-    fix = ambiguity.resolve(a, Q, par=o.par, min_success=o.min_success)
+    min_fixed = max(4, int(math.ceil(o.par_min_frac * len(a))))
+    fix = ambiguity.resolve(
+        a,
+        Q,
+        par=o.par,
+        min_success=o.min_success,
+        min_fixed=min_fixed,
+        full_min_success=o.full_min_success,
+        ratio_fn=lambda n: max(o.ratio_min, ambiguity.ratio_threshold(n)),
+    )
     if not fix.ok:
         flt.nfix = 0
         flt.last_fix = None
