@@ -703,7 +703,7 @@ def _resolve(flt: _Filter, e, ok, lin):
         return FixQuality.FLOAT, pos, cov, 0.0, 0.0, 0
     a = T @ flt.x
     Q = T @ flt.P @ T.T
-    min_fixed = max(4, int(math.ceil(o.par_min_frac * len(a))))
+    min_fixed = max(4, math.ceil(o.par_min_frac * len(a)))
     fix = ambiguity.resolve(
         a,
         Q,
