@@ -6,7 +6,9 @@ Loopback only, bounded, stops by itself.  For each N (default 100, 1000,
 
 1. starts a fresh ``vngeonet caster`` process (uvloop when installed) with one
    mountpoint and one rover account (password hashed with the production
-   scrypt cost; rovers share it, the caster's verification cache does the rest);
+   scrypt cost; rovers share it, the caster's verification cache does the rest),
+   once per ``--caster-workers K`` (default: K = 0, the single-process caster,
+   and K = 2, rovers handed to 2 fan-out worker processes);
 2. connects N NTRIP 1 rovers with Basic auth from ``--workers`` client processes
    (separate processes; ``--pin`` puts the caster alone on CPU 0 and the
    rovers and the source on the other CPUs);
@@ -15,8 +17,16 @@ Loopback only, bounded, stops by itself.  For each N (default 100, 1000,
    ~1.9 KB per epoch: MSM7 x4 + ephemerides + 1006/1033);
 4. reports: did every rover receive every frame byte-exact (yes/no and count),
    delivery latency p50/p99/max from the source's write to the rover's read of
-   the epoch's last byte, caster CPU (% of one core while streaming), caster
-   RSS, frames dropped / slow disconnects from ``/admin/status``.
+   the epoch's last byte, caster CPU (% of one core while streaming, main
+   process + fan-out workers), the rover clients' CPU (``cliCPU%``: they share
+   the machine's cores with the caster), caster RSS (summed over its
+   processes), frames dropped / slow disconnects from ``/admin/status``, the
+   longest fan-out of one source read (main process or any worker), and the
+   1-minute load average before the run (other work on the machine).
+
+The rover clients are uvloop protocols (epoll, libuv reads up to 64 KiB per
+call) in ``--workers`` processes; latency uses ``time.monotonic()`` (one
+clock for every process) of the source's write and of the rover's read.
 
 The peer: RTKLIB's built-in NTRIP caster (``str2str`` with an ``ntripc://``
 output) accepts at most 32 clients and speaks NTRIP 1 only (published limit,
@@ -25,7 +35,8 @@ against a ``str2str`` binary at N = 32 when one has been built.
 
 Usage::
 
-    python tools/bench/bench_caster_load.py                # N = 100, 1000, 5000, 10000
+    python tools/bench/bench_caster_load.py                # N = 100, 1000, 5000, 10000; caster workers 0 and 2
+    python tools/bench/bench_caster_load.py --caster-workers 2 --n 10000
     python tools/bench/bench_caster_load.py --n 100 --epochs 10
 """
 
@@ -215,19 +226,45 @@ async def _rover_main(wid, port, n, epochs, rate_per_s, out_q, go_evt, deadline_
 
 
 # ---------------------------------------------------------------- caster process
-def _proc_cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _children(pid: int) -> list[int]:
+    """Direct child processes of ``pid`` (the caster's fan-out workers)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(d.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def _proc_cpu_s(pid: int, *, tree: bool = False) -> float:
+    """CPU seconds (user + system) of ``pid``, plus its live children with ``tree``."""
+    total = 0.0
+    for p in [pid] + (_children(pid) if tree else []):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def _proc_mem_mb(pid: int) -> tuple[float, float]:
-    status = Path(f"/proc/{pid}/status").read_text()
-    rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
-    hwm = int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024
+    """(RSS, peak RSS) in MB of ``pid`` and its children (summed)."""
+    rss = hwm = 0.0
+    for p in [pid] + _children(pid):
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+        except OSError:
+            continue
+        rss += int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+        hwm += int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024
     return rss, hwm
 
 
-def start_caster(tmp: Path, n: int):
+def start_caster(tmp: Path, n: int, caster_workers: int = 0):
     from vngeonet.caster.auth import hash_password
     from vngeonet.store import open_store
 
@@ -235,6 +272,7 @@ def start_caster(tmp: Path, n: int):
 [caster]
 listen = "127.0.0.1:0"
 db = "caster.db"
+workers = {caster_workers}
 [caster.limits]
 max_connections = {n + 1000}
 max_connections_per_ip = {n + 1000}
@@ -293,12 +331,13 @@ def admin_status(port: int) -> dict:
 
 
 # ---------------------------------------------------------------- one run
-def run_one(n: int, epochs: list, workers: int, rate_per_s: float, rtklib: str | None = None) -> dict:
+def run_one(n: int, epochs: list, workers: int, rate_per_s: float, rtklib: str | None = None,
+            caster_workers: int = 0) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="vng-bench-"))
     if rtklib:
         caster, src_port, port = start_str2str(rtklib)
     else:
-        caster, port = start_caster(tmp, n)
+        caster, port = start_caster(tmp, n, caster_workers)
         src_port = port
     ctx = mp.get_context("fork")
     out_q = ctx.Queue()
@@ -340,7 +379,8 @@ def run_one(n: int, epochs: list, workers: int, rate_per_s: float, rtklib: str |
             stop_filler.set()
             filler_thread.join()
         time.sleep(1.0)
-        cpu0, t0 = _proc_cpu_s(caster.pid), time.monotonic()
+        cpu0, t0 = _proc_cpu_s(caster.pid, tree=True), time.monotonic()
+        ccpu0 = sum(_proc_cpu_s(p.pid) for p in procs)
         t_write = []
         next_t = time.monotonic()
         for e in epochs:
@@ -351,7 +391,8 @@ def run_one(n: int, epochs: list, workers: int, rate_per_s: float, rtklib: str |
             src.sendall(e)
             next_t += 1.0
         time.sleep(1.0)
-        cpu1, t1 = _proc_cpu_s(caster.pid), time.monotonic()
+        cpu1, t1 = _proc_cpu_s(caster.pid, tree=True), time.monotonic()
+        ccpu1 = sum(_proc_cpu_s(p.pid) for p in procs)
         rss_mb, hwm_mb = _proc_mem_mb(caster.pid)
         results = []
         for _ in procs:
@@ -385,9 +426,12 @@ def run_one(n: int, epochs: list, workers: int, rate_per_s: float, rtklib: str |
         "p99_ms": float(np.percentile(lat_ms[got], 99)) if got.any() else float("nan"),
         "max_ms": float(lat_ms[got].max()) if got.any() else float("nan"),
         "cpu_pct": 100.0 * (cpu1 - cpu0) / (t1 - t0), "rss_mb": rss_mb, "hwm_mb": hwm_mb,
+        "client_cpu_pct": 100.0 * (ccpu1 - ccpu0) / (t1 - t0),
         "dropped_frames": dropped, "slow_disconnects": counters["slow_disconnects"],
-        "fanout_last_ms": status["mounts"]["BENCH"]["fanout_last_ms"],
-        "fanout_max_ms": status["mounts"]["BENCH"]["fanout_max_ms"],
+        "fanout_last_ms": max([status["mounts"]["BENCH"]["fanout_last_ms"]]
+                              + [w.get("fanout_last_ms", 0.0) for w in status.get("workers", [])]),
+        "fanout_max_ms": max([status["mounts"]["BENCH"]["fanout_max_ms"]]
+                             + [w.get("fanout_max_ms", 0.0) for w in status.get("workers", [])]),
     }
 
 
@@ -396,6 +440,8 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, action="append", help="rover count (repeatable); default 100 1000 5000 10000")
     ap.add_argument("--epochs", type=int, default=20, help="1 Hz epochs streamed per run (default 20)")
     ap.add_argument("--workers", type=int, default=4, help="rover client processes (default 4)")
+    ap.add_argument("--caster-workers", type=int, action="append", metavar="K",
+                    help="caster fan-out worker processes ([caster] workers; repeatable); default 0 and 2")
     ap.add_argument("--rate", type=float, default=2000.0, help="rover connections per second (default 2000)")
     ap.add_argument("--data", default="pygnssutils/tests/ntrip_encode_none.bin", help="capture under VNGEONET_DATA")
     ap.add_argument("--rtklib", metavar="STR2STR",
@@ -426,17 +472,18 @@ def main(argv=None) -> int:
           f"data={args.data}, {len(epochs)} epochs at 1 Hz, {rate:.0f} B/epoch, NTRIP 1 rovers, {args.workers} "
           f"client processes, pinning: caster {sorted(_PIN['caster'] or cpus)}, "
           f"clients+source {sorted(_PIN['clients'] or cpus)}")
-    print(f"{'N':>6} {'conn':>6} {'conn_s':>6} {'all frames':>10} {'ok':>6} {'p50 ms':>7} {'p99 ms':>7} "
-          f"{'max ms':>7} {'CPU %':>6} {'RSS MB':>7} {'peak MB':>7} {'drops':>6} {'slowdc':>6} {'fanout ms last/max':>18} {'load1':>5}")
-    for n in ns:
+    print(f"{'cw':>2} {'N':>6} {'conn':>6} {'conn_s':>6} {'all frames':>10} {'ok':>6} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'max ms':>7} {'CPU %':>6} {'cliCPU%':>7} {'RSS MB':>7} {'peak MB':>7} {'drops':>6} {'slowdc':>6} {'fanout ms last/max':>18} {'load1':>5}")
+    for cw, n in [(cw, n) for cw in (args.caster_workers or [0, 2]) for n in ns]:
         if n + 100 > hard:
             print(f"{n:>6} skipped: RLIMIT_NOFILE hard limit {hard}")
             continue
         load_before = os.getloadavg()[0]
-        r = run_one(n, epochs, args.workers, args.rate)
-        print(f"{r['n']:>6} {r['connected']:>6} {r['connect_s']:>6.1f} {('yes' if r['all_frames'] else 'NO'):>10} "
+        r = run_one(n, epochs, args.workers, args.rate, caster_workers=cw)
+        print(f"{cw:>2} {r['n']:>6} {r['connected']:>6} {r['connect_s']:>6.1f} {('yes' if r['all_frames'] else 'NO'):>10} "
               f"{r['ok_clients']:>6} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} "
-              f"{r['cpu_pct']:>6.1f} {r['rss_mb']:>7.0f} {r['hwm_mb']:>7.0f} {r['dropped_frames']:>6} "
+              f"{r['cpu_pct']:>6.1f} {r['client_cpu_pct']:>7.1f} {r['rss_mb']:>7.0f} {r['hwm_mb']:>7.0f} "
+              f"{r['dropped_frames']:>6} "
               f"{r['slow_disconnects']:>6} {r['fanout_last_ms']:>8.1f}/{r['fanout_max_ms']:<8.1f} "
               f"{load_before:>5.1f}", flush=True)
     if args.rtklib:
@@ -446,9 +493,10 @@ def main(argv=None) -> int:
             load_before = os.getloadavg()[0]
             r = rows[(who, n)] = run_one(n, epochs, args.workers, args.rate,
                                          rtklib=args.rtklib if who == "RTKLIB" else None)
-            print(f"{r['n']:>6} {r['connected']:>6} {r['connect_s']:>6.1f} "
+            print(f"{0:>2} {r['n']:>6} {r['connected']:>6} {r['connect_s']:>6.1f} "
                   f"{('yes' if r['all_frames'] else 'NO'):>10} {r['ok_clients']:>6} {r['p50_ms']:>7.1f} "
-                  f"{r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} {r['cpu_pct']:>6.1f} {r['rss_mb']:>7.0f} "
+                  f"{r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} {r['cpu_pct']:>6.1f} {r['client_cpu_pct']:>7.1f} "
+                  f"{r['rss_mb']:>7.0f} "
                   f"{r['hwm_mb']:>7.0f} {'-':>6} {'-':>6} {'-':>18} {load_before:>5.1f}  ({who})", flush=True)
         a, b = rows[("vngeonet", 32)], rows[("RTKLIB", 32)]
         print(f"ratio at N = 32 (RTKLIB / vngeonet): p50 {b['p50_ms'] / a['p50_ms']:.2f}, "

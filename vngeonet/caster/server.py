@@ -180,6 +180,7 @@ class NTRIPCaster:
         self._cache = VerifyCache()
         self._verify_slots = asyncio.Semaphore(4)  # scrypt is CPU and memory heavy: bound concurrency
         self._verify_waiting = 0
+        self._inflight: dict[tuple, asyncio.Future] = {}
         self._dummy_hash = hash_password("no such user", log2_n=14)
         self._ssl = ssl_context
         self.port: int | None = None
@@ -469,9 +470,32 @@ class NTRIPCaster:
         return user
 
     async def _check_password(self, user, password: str) -> bool | None:
-        """Verify against the slow hash (cached); ``None`` when too many checks are queued."""
+        """Verify against the slow hash (cached); ``None`` when too many checks are queued.
+
+        Identical checks in flight are coalesced: a burst of rovers sharing one
+        account's password waits on the first verification and costs no slot.
+        """
         if user is not None and self._cache.hit(user.name, user.pw_hash, password):
             return True
+        if user is None:
+            return await self._verify_slow(user, password)
+        key = self._cache._k(user.name, user.pw_hash, password)
+        pending = self._inflight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        fut = self._inflight[key] = asyncio.get_running_loop().create_future()
+        try:
+            ok = await self._verify_slow(user, password)
+            fut.set_result(ok)
+            return ok
+        except BaseException as err:
+            fut.set_exception(err if isinstance(err, Exception) else ConnectionError("verification cancelled"))
+            fut.exception()  # retrieved: waiters get it, nobody else must
+            raise
+        finally:
+            del self._inflight[key]
+
+    async def _verify_slow(self, user, password: str) -> bool | None:
         if self._verify_waiting >= self._MAX_VERIFY_WAITING:
             return None
         self._verify_waiting += 1
