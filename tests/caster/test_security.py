@@ -278,3 +278,38 @@ def test_password_checks_are_shed_when_too_many_queue():
             sw.close()
 
     run(main())
+
+
+def test_a_burst_sharing_one_password_waits_on_one_check():
+    """Identical checks in flight are coalesced: they take no queue slot, all succeed, one hash computed."""
+    import time
+
+    from tests.caster.helpers import PASSWORDS
+
+    async def main():
+        async with running_caster() as c:
+            _sr, sw, _ = await open_source(c.port, "TEST", SOURCE_PW, version=1)
+            c._MAX_VERIFY_WAITING = 1  # only one check may queue: the burst must not need more
+            calls = []
+            from vngeonet.caster import server
+
+            real = server.verify_password
+
+            def counted(password, stored):  # a slow check (runs in a thread): the burst arrives meanwhile
+                calls.append(password)
+                time.sleep(0.3)
+                return real(password, stored)
+
+            server.verify_password = counted
+            try:
+                rovers = await asyncio.gather(*(open_rover(c.port, "TEST", "alice", PASSWORDS["alice"])
+                                                for _ in range(20)))
+            finally:
+                server.verify_password = real
+            assert [h for _r, _w, h in rovers] == [b"ICY 200 OK\r\n\r\n"] * 20
+            assert len(calls) == 1
+            for _r, w, _h in rovers:
+                w.close()
+            sw.close()
+
+    run(main())
