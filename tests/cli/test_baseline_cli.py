@@ -62,3 +62,8 @@ def test_kinematic_json_fix_rate(capsys, base):
 
 def test_bad_base_pos(capsys):
     assert main(["baseline", *_files(), "--base-pos=1,2"]) == 1
+
+
+def test_missing_antex_is_a_clear_error(capsys):
+    assert main(["baseline", *_files(), "--base-pos=" + BASE, "--antex", "/nonexistent.atx"]) == 1
+    assert "ANTEX" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 EXIT_MOVING = 3
@@ -104,6 +105,8 @@ def main(args) -> int:
     from vngeonet.rinex.obs import read_obs
 
     base_pos = _base_pos(args.base_pos)
+    if args.antex and not os.path.isfile(args.antex):
+        raise ConfigError(f"ANTEX file not found: {args.antex}", key="--antex")
     rover, base = read_obs(args.rover), read_obs(args.base)
     try:
         store, _iono, glo = open_orbits(args.nav)
