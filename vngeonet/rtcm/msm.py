@@ -785,6 +785,7 @@ def _starts(a: np.ndarray) -> np.ndarray:
 
 
 def _encode_group(epoch, system, msm, station_id, cells, multiple, head_common, glo, offsets):
+    """One MSM payload of the cells ``(prn, sig id, row)`` (sorted; see :func:`encode_msm_obs`)."""
     cell_prn, cell_sig, r = cells
     first = _starts(cell_prn)
     prn_list = cell_prn[first].tolist()
@@ -805,10 +806,12 @@ def _encode_group(epoch, system, msm, station_id, cells, multiple, head_common, 
         prev = list(map(offsets.get, keys))  # None where absent
         if offsets:
             off[:] = [0 if v is None else v for v in prev]
+    f64 = np.float64
     sat_raw, cell_raw, used = _k.encode_msm_cells(
-        msm, sat_idx, len(prn_list), epoch.pr_m[r], epoch.cp_cyc[r].astype(np.float64), wl,
-        epoch.dop_hz[r], epoch.cn0_dbhz[r], epoch.lock_s[r], epoch.lli[r].astype(np.uint8),
-        off, offsets is not None,
+        msm, sat_idx, len(prn_list), epoch.pr_m[r].astype(f64, copy=False),
+        epoch.cp_cyc[r].astype(f64), wl, epoch.dop_hz[r].astype(f64, copy=False),
+        epoch.cn0_dbhz[r].astype(f64, copy=False), epoch.lock_s[r].astype(f64, copy=False),
+        epoch.lli[r].astype(np.uint8), off, offsets is not None,
     )  # fmt: skip
     if offsets is not None:
         _store_offsets(offsets, keys, prev, off, used)
