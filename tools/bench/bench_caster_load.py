@@ -21,8 +21,10 @@ Loopback only, bounded, stops by itself.  For each N (default 100, 1000,
    process + fan-out workers), the rover clients' CPU (``cliCPU%``: they share
    the machine's cores with the caster), caster RSS (summed over its
    processes), frames dropped / slow disconnects from ``/admin/status``, the
-   longest fan-out of one source read (main process or any worker), and the
-   1-minute load average before the run (other work on the machine).
+   wall time of the last and the longest fan-out of one source read and the
+   CPU time of the last one (``cpu``; main process or the slowest worker: wall
+   minus CPU is time spent waiting for a core), and the 1-minute load average
+   before the run (other work on the machine).
 
 The rover clients are uvloop protocols (epoll, libuv reads up to 64 KiB per
 call) in ``--workers`` processes; latency uses ``time.monotonic()`` (one
@@ -432,6 +434,8 @@ def run_one(n: int, epochs: list, workers: int, rate_per_s: float, rtklib: str |
                               + [w.get("fanout_last_ms", 0.0) for w in status.get("workers", [])]),
         "fanout_max_ms": max([status["mounts"]["BENCH"]["fanout_max_ms"]]
                              + [w.get("fanout_max_ms", 0.0) for w in status.get("workers", [])]),
+        "fanout_cpu_ms": max([status["mounts"]["BENCH"].get("fanout_cpu_last_ms", float("nan"))]
+                             + [w.get("fanout_cpu_last_ms", 0.0) for w in status.get("workers", [])]),
     }
 
 
@@ -473,7 +477,7 @@ def main(argv=None) -> int:
           f"client processes, pinning: caster {sorted(_PIN['caster'] or cpus)}, "
           f"clients+source {sorted(_PIN['clients'] or cpus)}")
     print(f"{'cw':>2} {'N':>6} {'conn':>6} {'conn_s':>6} {'all frames':>10} {'ok':>6} {'p50 ms':>7} {'p99 ms':>7} "
-          f"{'max ms':>7} {'CPU %':>6} {'cliCPU%':>7} {'RSS MB':>7} {'peak MB':>7} {'drops':>6} {'slowdc':>6} {'fanout ms last/max':>18} {'load1':>5}")
+          f"{'max ms':>7} {'CPU %':>6} {'cliCPU%':>7} {'RSS MB':>7} {'peak MB':>7} {'drops':>6} {'slowdc':>6} {'fanout ms last/max':>18} {'cpu':>5} {'load1':>5}")
     for cw, n in [(cw, n) for cw in (args.caster_workers or [0, 2]) for n in ns]:
         if n + 100 > hard:
             print(f"{n:>6} skipped: RLIMIT_NOFILE hard limit {hard}")
@@ -485,7 +489,7 @@ def main(argv=None) -> int:
               f"{r['cpu_pct']:>6.1f} {r['client_cpu_pct']:>7.1f} {r['rss_mb']:>7.0f} {r['hwm_mb']:>7.0f} "
               f"{r['dropped_frames']:>6} "
               f"{r['slow_disconnects']:>6} {r['fanout_last_ms']:>8.1f}/{r['fanout_max_ms']:<8.1f} "
-              f"{load_before:>5.1f}", flush=True)
+              f"{r['fanout_cpu_ms']:>5.1f} {load_before:>5.1f}", flush=True)
     if args.rtklib:
         print("peer: RTKLIB str2str, -in tcpsvr:// (same paced source) -out ntripc:// (NTRIP 1 only)")
         rows = {}

@@ -2,7 +2,9 @@
 
 Fan-out is the caster's hot path (10,000 rovers x every frame), so it is
 written to cost one ``transport.write`` per client per source read, with no
-task switch for a client that keeps up:
+task switch for a client that keeps up (with fan-out worker processes,
+``Mount.forward`` first relays the read once per worker, and each worker
+runs the same loop over its own rovers: :mod:`vngeonet.caster.worker`):
 
 * a source read yields whole RTCM frames (the project's
   :class:`~vngeonet.rtcm.framer.RTCMFramer`); they are joined once, and
@@ -231,6 +233,7 @@ class Mount:
     generation: int = 0  # bumped per source session (resets statistics)
     fanout_last_s: float = 0.0  # time to hand the last read's frames to every client
     fanout_max_s: float = 0.0
+    fanout_cpu_last_s: float = 0.0  # CPU time of the last fan-out (wall - CPU = waiting for a core)
     forward: object = None  # callable(name, frames, raw): relays to fan-out workers first
 
     @property
@@ -258,12 +261,13 @@ class Mount:
         if self.forward is not None:
             self.forward(self.name, frames, raw)
         if self.clients:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             blob = chunk(raw)
             n = len(frames)
             for client in tuple(self.clients):
                 client.offer(raw, blob, n)
             fanout_s = time.perf_counter() - t0
+            self.fanout_cpu_last_s = time.thread_time() - c0
             self.fanout_last_s = fanout_s
             self.fanout_max_s = max(self.fanout_max_s, fanout_s)
         # Statistics after the fan-out: rovers never wait for bookkeeping.
@@ -335,6 +339,7 @@ class Mount:
             "clients": len(self.clients),
             "fanout_last_ms": round(self.fanout_last_s * 1e3, 3),
             "fanout_max_ms": round(self.fanout_max_s * 1e3, 3),
+            "fanout_cpu_last_ms": round(self.fanout_cpu_last_s * 1e3, 3),
             "position_deg": self.position_deg(),
             "types": {str(t): {"count": s.count, "interval_s": s.interval_s} for t, s in sorted(self.types.items())},
         }

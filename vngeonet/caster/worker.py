@@ -48,6 +48,7 @@ import signal
 import socket
 import sys
 import time
+from collections import deque
 
 from vngeonet.caster.mounts import ClientQueue
 from vngeonet.caster.nearest import GGAReader
@@ -144,13 +145,14 @@ class FanoutWorker:
         self.max_bytes, self.write_mark, self.idle_s = max_bytes, write_mark, idle_s
         self.by_mount: dict[str, dict] = {}  # mount -> {_Rover: None}
         self.rovers: dict[int, _Rover] = {}
-        self._out: list[bytes] = []
+        self._out: deque = deque()
         self._inbox: list = []
         self._wake: asyncio.Event | None = None
         self._eof = False
         self._stopping = False
         self.fanout_last_s = 0.0
         self.fanout_max_s = 0.0
+        self.fanout_cpu_last_s = 0.0  # CPU time of the last fan-out (wall - CPU = waiting for a core)
 
     # ---------------------------------------------------------------- channel
     def send(self, msg: tuple) -> None:
@@ -175,7 +177,7 @@ class FanoutWorker:
             except OSError:
                 self._out.clear()
                 break
-            self._out.pop(0)
+            self._out.popleft()
         asyncio.get_running_loop().remove_writer(self.sock)
 
     def _readable(self) -> None:
@@ -229,11 +231,12 @@ class FanoutWorker:
         rovers = self.by_mount.get(mount)
         if not rovers:
             return
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         blob = chunk(raw)
         for r in tuple(rovers):
             r.queue.offer(raw, blob, n)
         self.fanout_last_s = time.perf_counter() - t0
+        self.fanout_cpu_last_s = time.thread_time() - c0
         self.fanout_max_s = max(self.fanout_max_s, self.fanout_last_s)
 
     async def _add_rover(self, sid: int, mount: str, chunked: bool, fds: list) -> None:
@@ -273,7 +276,8 @@ class FanoutWorker:
     def _report(self, request_id: int) -> None:
         rows = [(r.sid, r.queue.bytes_sent, r.queue.dropped_frames, r.gga.count) for r in self.rovers.values()]
         info = {"pid": os.getpid(), "rovers": len(rows), "fanout_last_ms": round(self.fanout_last_s * 1e3, 3),
-                "fanout_max_ms": round(self.fanout_max_s * 1e3, 3)}
+                "fanout_max_ms": round(self.fanout_max_s * 1e3, 3),
+                "fanout_cpu_last_ms": round(self.fanout_cpu_last_s * 1e3, 3)}
         for i in range(0, max(len(rows), 1), STATS_ROWS):
             part = rows[i:i + STATS_ROWS]
             self.send(("S", request_id, part, i + STATS_ROWS >= len(rows), info))
