@@ -23,12 +23,12 @@ def _pos(lat, lon, h):
 
 
 def test_step_matches_per_station_receivers_across_the_hour():
-    net = SimNetwork(T0, speed=0.0)
+    net = SimNetwork(T0, speed=0.0, systems="GEC")
     for sid, (lat, lon, h, rid) in STATIONS.items():
         net.add_station(sid, _pos(lat, lon, h), rid)
     ids = sorted(STATIONS)
     sim = NetworkSimulator([SimStation(s, _pos(*STATIONS[s][:3])) for s in ids], SimOptions())
-    rxs = {s: SimReceiver(STATIONS[s][3], _pos(*STATIONS[s][:3])) for s in ids}
+    rxs = {s: SimReceiver(STATIONS[s][3], _pos(*STATIONS[s][:3]), systems="GEC") for s in ids}
     n = 20
     got = {s: [] for s in ids}
     want = {s: [] for s in ids}

@@ -132,3 +132,39 @@ def test_glonass_truth_matches_its_broadcast_ephemerides():
         assert np.abs(st.clk_s - (1e-5 * np.arange(len(sats)) + 1e-12 * dt)).max() < 1e-15
     r = np.linalg.norm(pos, axis=1)
     assert np.all(np.abs(r - 25510e3) < 30e3)
+
+
+def test_glonass_single_differences_are_integers_per_channel():
+    """GLONASS (FDMA): between-station single differences, with the known receiver clocks
+    removed, are whole cycles of each satellite's own wavelength."""
+    opts = SimOptions(systems="R", phase_sigma_m=0.0, code_sigma_m=0.0, multipath_phase_m=0.0,
+                      multipath_code_m=0.0, doppler_sigma_hz=0.0, tropo_wet_scale_sigma=0.0,
+                      iono_scale=0.0)
+    sim = _two_close(opts)
+    t = T0 + 60.0
+    eps = sim.epoch(t)
+    store = EphemerisStore(sim.ephemerides(t))
+    clk = sim.rx_clock_s(t.seconds)
+    sel = {}
+    for i, sid in enumerate(("HANO", "HAN2")):
+        ep = eps[sid]
+        m = ep.sig == "1C"
+        sats = ep.sat[m]
+        rng_m = _modelled_range(store, sats, sim.rx_ecef[i], t.seconds - clk[i]) + K.C_MPS * clk[i]
+        lam = np.array([wavelength_m("R", "1C", sim.glo_channels[s]) for s in sats])
+        sel[i] = dict(zip(sats, ep.cp_cyc[m] - rng_m / lam))
+    common = sorted(set(sel[0]) & set(sel[1]))
+    assert len(common) >= 5
+    sd = np.array([sel[0][s] - sel[1][s] for s in common])
+    assert np.abs(sd - np.round(sd)).max() < 0.01, sd
+
+
+def test_spp_with_glonass_in_the_simulated_sky():
+    sim = NetworkSimulator([_station("HUEE", 16.4637, 107.5909, 15.0)], SimOptions(systems="GREC"))
+    store = EphemerisStore(sim.ephemerides(T0))
+    ep = sim.epoch(T0)["HUEE"]
+    assert {"G", "R", "E", "C"} <= {s[0] for s in ep.sat}
+    sol = solve_epoch(ep, store, glo_channels=sim.glo_channels)
+    enu = ecef_to_enu(sol.pos_ecef_m, sim.rx_ecef[0])
+    assert sol.nsat >= 20
+    assert np.hypot(enu[0], enu[1]) < 3.0 and abs(enu[2]) < 6.0, enu

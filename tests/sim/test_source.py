@@ -35,8 +35,8 @@ def test_two_sim_stations_stream_decodable_epochs():
         assert framer.stats.crc_failures == 0 and frames
         ctx = DecodeContext(approx_time=T0)
         msgs = [decode(f, ctx) for f in frames]
-        msm = [m for m in msgs if m.msg_type in (1077, 1097, 1127)]
-        assert {m.msg_type for m in msm} == {1077, 1097, 1127}
+        msm = [m for m in msgs if m.msg_type in (1077, 1087, 1097, 1127)]
+        assert {m.msg_type for m in msm} == {1077, 1087, 1097, 1127}
         assert all(m.station_id == rtcm_id for m in msm)
         times = sorted({m.time.seconds for m in msm})
         assert times == [T0.seconds, T0.seconds + 1, T0.seconds + 2]
@@ -44,7 +44,9 @@ def test_two_sim_stations_stream_decodable_epochs():
         assert arp and np.allclose(arp[0].arp_ecef_m, _pos(*{"HANO": (21.0285, 105.8542, 20.0),
                                                             "HAIP": (20.8449, 106.6881, 10.0)}[sid]),
                                    atol=1e-4)
-        assert {m.msg_type for m in msgs} >= {1019, 1046, 1042, 1033}
+        assert {m.msg_type for m in msgs} >= {1019, 1020, 1046, 1042, 1033}
+        glo = [m for m in msm if m.msg_type == 1087]
+        assert np.isfinite(np.concatenate([m.cp_cyc for m in glo])).all()  # channels sent in DF419
 
 
 def test_paced_network_follows_the_injected_clock():

@@ -38,14 +38,22 @@ from vngeonet.gnss.signals import frequency_hz
 from vngeonet.gnss.time import GPSTime
 from vngeonet.model import ObsEpoch
 from vngeonet.positioning.models import niell, saastamoinen_zenith
-from vngeonet.sim.constellation import OrbitSet, kepler_ephemeris, nominal_orbits
+from vngeonet.gnss.time import gps_to_utc, utc_to_gps
+from vngeonet.sim.constellation import (
+    GLONASS_CHANNELS,
+    GlonassTruth,
+    OrbitSet,
+    kepler_ephemeris,
+    nominal_orbits,
+)
 
 C = K.C_MPS
 R_EARTH_M = 6371e3
 H_IONO_M = 350e3
 
 # Signals each simulated receiver tracks (a Leica GR50-like multi-frequency set).
-DEFAULT_SIGNALS = {"G": ("1C", "2W", "5Q"), "E": ("1C", "5Q", "7Q"), "C": ("2I", "6I", "7I")}
+DEFAULT_SIGNALS = {"G": ("1C", "2W", "5Q"), "R": ("1C", "2C"), "E": ("1C", "5Q", "7Q"),
+                   "C": ("2I", "6I", "7I")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +121,14 @@ class NetworkSimulator:
         self._lock_t0 = np.full((ns, nk, nsig), np.nan)
         sys_of_sat = np.array([s[0] for s in self.orbits.sats])
         self._valid = np.array([[sys_of_sat[k] == sysl for (sysl, _s) in self._sig] for k in range(nk)])
-        self._lam = np.array([C / frequency_hz(sysl, sig) for sysl, sig in self._sig])
+        # Wavelength per (satellite, signal): GLONASS FDMA carriers depend on the channel k.
+        self.glo_channels = {str(sat): GLONASS_CHANNELS[(int(sat[1:]) - 1) % 24]
+                             for sat in self.orbits.sats if sat[0] == "R"}
+        self._lam = np.array([[C / frequency_hz(sysl, sig, self.glo_channels.get(str(sat)))
+                               if sat[0] == sysl else np.nan for sysl, sig in self._sig]
+                              for sat in self.orbits.sats]).reshape(nk, nsig)
+        self._glo_idx = np.flatnonzero(np.char.startswith(self.orbits.sats.astype(str), "R"))
+        self._glo = None  # GlonassTruth, anchored at the first epoch
         self._sig_names = np.array([sig for _sysl, sig in self._sig], dtype="<U2")
         self._sat_names = self.orbits.sats.astype("<U3")
         self._eph_cache = None
@@ -127,21 +142,48 @@ class NetworkSimulator:
         RTCM/RINEX resolution, e.g. the 8 s BeiDou toe).
         """
         # The set changes only with the hour (of GPS time, and of BDT for BeiDou).
-        key = (math.floor(t.seconds / 3600.0), math.floor((t.seconds - 14.0) / 3600.0))
+        key = (math.floor(t.seconds / 3600.0), math.floor((t.seconds - 14.0) / 3600.0),
+               _glonass_tb(t.seconds, 1800.0) if len(self._glo_idx) else None)
         if self._eph_cache is not None and self._eph_cache[0] == key:
             return list(self._eph_cache[1])
         out = []
         for k, sat in enumerate(self.orbits.sats):
+            if sat[0] == "R":
+                continue
             shift = 14.0 if sat[0] == "C" else 0.0
             toe = GPSTime.from_seconds(math.floor((t.seconds - shift) / 3600.0) * 3600.0 + shift)
             iode = int(toe.tow_s // 3600) % (32 if sat[0] == "C" else 256)  # BeiDou AODE has 5 bits
             e = kepler_ephemeris(_orbit_at(self.orbits, k), toe, iode=iode)
             af0 = self.sv_af0[k] + self.sv_af1[k] * (toe.seconds - self._t_ref)
             out.append(_with_clock(e, af0, self.sv_af1[k]))
+        if len(self._glo_idx):
+            out += self._glonass_ephemerides(t)
         self._eph_cache = (key, tuple(out))
         return out
 
     _t_ref = GPSTime(2300, 0.0).seconds  # satellite clock polynomials are referred to this time
+
+    def _sat_state(self, t_gps_s):
+        """True satellite positions/velocities, shape ``t.shape + (3,)``, t of shape (..., n_sat)."""
+        pos, vel = self.orbits.state(t_gps_s)
+        if len(self._glo_idx):
+            g = self._glonass(float(np.min(t_gps_s)))
+            pos[..., self._glo_idx, :], vel[..., self._glo_idx, :] = g.state(t_gps_s[..., self._glo_idx])
+        return pos, vel
+
+    def _glonass(self, t_gps_s: float) -> GlonassTruth:
+        if self._glo is None:
+            anchor = _glonass_tb(t_gps_s) - 3600.0
+            orbs = [_orbit_at(self.orbits, k) for k in self._glo_idx]
+            self._glo = GlonassTruth(orbs, anchor)
+        return self._glo
+
+    def _glonass_ephemerides(self, t: GPSTime) -> list:
+        """GLONASS messages of the half-hour containing ``t`` (t_b on the 30-minute UTC grid)."""
+        tb = _glonass_tb(t.seconds, 1800.0)
+        g = self._glonass(tb)
+        return [g.ephemeris(i, tb, self.sat_clock_s(k, tb), self.sv_af1[k])
+                for i, k in enumerate(self._glo_idx)]
 
     def sat_clock_s(self, idx, t_gps_s):
         return self.sv_af0[idx] + self.sv_af1[idx] * (t_gps_s - self._t_ref)
@@ -162,7 +204,7 @@ class NetworkSimulator:
         # Light-time iteration, vectorised over (station, satellite).
         tau = np.full((ns, nk), 0.075)
         for _ in range(3):
-            pos, vel = self.orbits.state(t_true[:, None] - tau)
+            pos, vel = self._sat_state(t_true[:, None] - tau)
             ang = K.OMEGA_E_RADPS * tau
             ca, sa = np.cos(ang), np.sin(ang)
             sv = np.stack([ca * pos[..., 0] + sa * pos[..., 1], -sa * pos[..., 0] + ca * pos[..., 1],
@@ -205,7 +247,7 @@ class NetworkSimulator:
     def _observe(self, t, t_true, b, rho, rho_dot, dts, tropo, stec, el, visible):
         o, rng = self.opts, self._rng
         ns, nk = rho.shape
-        lam = self._lam[None, None, :]
+        lam = self._lam[None, :, :]
         f = C / lam
         sin_el = np.maximum(np.sin(el), 0.05)[..., None]
         valid = visible[..., None] & self._valid[None, :, :]
@@ -241,6 +283,15 @@ class NetworkSimulator:
             pr_m=pr[k, j], cp_cyc=cp[k, j], dop_hz=dop[k, j], cn0_dbhz=np.round(cn0[k, j] * 16) / 16,
             lli=np.zeros(len(k), dtype=np.uint8), lock_s=lock[k, j],
         )
+
+
+def _glonass_tb(t_gps_s: float, step_s: float = 900.0) -> float:
+    """GPS time of the latest GLONASS t_b grid point (multiples of ``step_s`` of UTC) at or before t."""
+    utc = gps_to_utc(GPSTime.from_seconds(t_gps_s))
+    day = utc.replace(hour=0, minute=0, second=0, microsecond=0)
+    sod = (utc - day).total_seconds()
+    start = day + __import__("datetime").timedelta(seconds=math.floor(sod / step_s) * step_s)
+    return utc_to_gps(start).seconds
 
 
 def _orbit_at(orbits: OrbitSet, k: int):

@@ -3,11 +3,11 @@
 :class:`SimReceiver` turns the simulator's epochs of one station into the
 frames a Leica GR50-class reference receiver sends on a CORS stream:
 
-* every epoch: MSM7 for each system (GPS 1077, Galileo 1097, BeiDou 1127),
+* every epoch: MSM7 for each system (GPS 1077, GLONASS 1087, Galileo 1097, BeiDou 1127),
   the multiple-message bit set on all but the epoch's last message;
 * every ``station_every`` epochs: 1006 (ARP + antenna height) and 1033
   (antenna and receiver descriptors);
-* ephemerides (1019 / 1046 / 1042) of all satellites at start, then a few per
+* ephemerides (1019 / 1020 / 1046 / 1042) of all satellites at start, then a few per
   epoch in rotation, and at once whenever a new ephemeris set begins.
 
 It is pure: no clock, no I/O (the ``sim://`` stream driver paces it).
@@ -52,13 +52,17 @@ class SimReceiver:
         Epochs between 1006/1033 repetitions.
     eph_per_epoch : int
         Ephemerides sent per epoch in rotation.
+    glo_channels : dict, optional
+        GLONASS frequency channel per satellite (needed to send GLONASS MSM7).
     """
 
-    def __init__(self, station_id: int, arp_ecef_m, systems: str = "GEC",
+    def __init__(self, station_id: int, arp_ecef_m, systems: str = "GREC",
                  antenna: str = "LEIAR20         LEIM", receiver: str = "LEICA GR50",
-                 firmware: str = "4.50/7.403", station_every: int = 10, eph_per_epoch: int = 3):
+                 firmware: str = "4.50/7.403", station_every: int = 10, eph_per_epoch: int = 3,
+                 glo_channels: dict | None = None):
         self.station_id = station_id
         self.systems = systems
+        self.glo_channels = dict(glo_channels or {})
         self.station_every = station_every
         self.eph_per_epoch = eph_per_epoch
         self._cp_offsets: dict = {}
@@ -69,7 +73,8 @@ class SimReceiver:
         self._station_frames = (
             frame_payload(encode_arp(StationARP(
                 msg_type=1006, station_id=station_id, arp_ecef_m=tuple(float(v) for v in arp_ecef_m),
-                antenna_height_m=0.0, gps=True, glonass=False, galileo=True))),
+                antenna_height_m=0.0, gps="G" in systems, glonass="R" in systems,
+                galileo="E" in systems))),
             frame_payload(encode_1033(ReceiverAntennaDescriptor(
                 station_id=station_id, antenna=antenna, antenna_setup_id=0, antenna_serial="",
                 receiver=receiver, firmware=firmware, receiver_serial=""))),
@@ -92,7 +97,8 @@ class SimReceiver:
         """The frames of one epoch (observations first, then station data and ephemerides)."""
         payloads = []
         for sysl in self.systems:
-            payloads += encode_msm_obs(epoch, sysl, 7, self.station_id, cp_offset_cyc=self._cp_offsets)
+            payloads += encode_msm_obs(epoch, sysl, 7, self.station_id, cp_offset_cyc=self._cp_offsets,
+                                       glo_channels=self.glo_channels if sysl == "R" else None)
         out = [frame_payload(_set_multiple(p)) for p in payloads[:-1]]
         if payloads:
             out.append(frame_payload(payloads[-1]))

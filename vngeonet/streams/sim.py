@@ -10,7 +10,7 @@ ephemeris set is computed and framed once per change (hourly) for all of them.  
 URI parameters: ``speed`` (epochs per wall-clock second relative to real
 time, default 1; 0 = as fast as the consumer reads), ``start`` (ISO GPS time
 of the first epoch; default: now), ``interval`` (s between epochs, default 1),
-``seed``, ``systems`` (e.g. ``GEC``), ``id`` (RTCM station id, default from
+``seed``, ``systems`` (default ``GREC``), ``id`` (RTCM station id, default from
 the station's position in the network).
 
 Cancellation
@@ -56,7 +56,7 @@ class SimNetwork:
     """
 
     def __init__(self, start: GPSTime, speed: float = 1.0, interval_s: float = 1.0,
-                 seed: int = 20261123, systems: str = "GEC", clock=time.monotonic,
+                 seed: int = 20261123, systems: str = "GREC", clock=time.monotonic,
                  sleep=asyncio.sleep):
         self.start = start
         self.speed = speed
@@ -106,8 +106,10 @@ class SimNetwork:
         self._sim = NetworkSimulator([SimStation(s, self._stations[s][0]) for s in ids],
                                      SimOptions(systems=self.systems, seed=self.seed))
         old = self._receivers
+        glo = self._sim.glo_channels
         self._receivers = {s: old.get(s) or SimReceiver(self._stations[s][1], self._stations[s][0],
-                                                        systems=self.systems) for s in ids}
+                                                        systems=self.systems, glo_channels=glo)
+                           for s in ids}
         self._eph_key = None  # new receivers need the current set
 
     def step(self) -> dict[str, bytes]:
