@@ -385,28 +385,42 @@ def merge_obs(msgs: list, time: GPSTime, station: str) -> ObsEpoch:
     together), the rows are sorted by satellite and signal and the higher MSM
     level wins.
     """
-    names = ("sat", "sig", "pr_m", "cp_cyc", "dop_hz", "cn0_dbhz", "half_cycle", "lock_s")
-    order = msgs if len(msgs) == 1 else sorted(msgs, key=lambda m: getattr(m, "msm", 0))
-    cols = [[_column(m, a) for m in order] for a in names]
-    cols = [c[0] if len(c) == 1 else np.concatenate(c) for c in cols]
-    sat = np.asarray(cols[0], dtype="<U3")
-    sig = np.asarray(cols[1], dtype="<U2")
-    systems = [m.system for m in msgs]
-    if len(set(systems)) == len(systems):
-        idx = slice(None)
-    else:
+    if len(msgs) == 1:
+        return _obs_of(msgs[0], time, station)
+    levels = [getattr(m, "msm", 0) for m in msgs]
+    order = msgs if levels == sorted(levels) else sorted(msgs, key=lambda m: getattr(m, "msm", 0))
+    sat = np.concatenate([m.sat for m in order]).astype("<U3", copy=False)
+    sig = np.concatenate([m.sig for m in order]).astype("<U2", copy=False)
+    cols = [np.concatenate([_column(m, name) for m in order]).astype(np.float64, copy=False)
+            for name in ("pr_m", "cp_cyc", "dop_hz", "cn0_dbhz", "lock_s")]
+    half = np.concatenate([m.half_cycle for m in order])
+    if len({m.system for m in msgs}) != len(msgs):
         idx = _dedupe(sat, sig)
-    half = np.asarray(cols[6])[idx]
-    return ObsEpoch(time, station, sat[idx], sig[idx], np.asarray(cols[2], np.float64)[idx],
-                    np.asarray(cols[3], np.float64)[idx], np.asarray(cols[4], np.float64)[idx],
-                    np.asarray(cols[5], np.float64)[idx], np.where(half, 2, 0).astype(np.uint8),
-                    np.asarray(cols[7], np.float64)[idx])
+        sat, sig, half, cols = sat[idx], sig[idx], half[idx], [c[idx] for c in cols]
+    return ObsEpoch(time, station, sat, sig, cols[0], cols[1], cols[2], cols[3],
+                    _lli_of(half), cols[4])
+
+
+def _obs_of(m, time: GPSTime, station: str) -> ObsEpoch:
+    """The ObsEpoch of a single observation message (no copies of its arrays)."""
+    return ObsEpoch(time, station, np.asarray(m.sat, dtype="<U3"), np.asarray(m.sig, dtype="<U2"),
+                    np.asarray(_column(m, "pr_m"), np.float64), np.asarray(_column(m, "cp_cyc"), np.float64),
+                    np.asarray(m.dop_hz, np.float64), np.asarray(m.cn0_dbhz, np.float64),
+                    _lli_of(m.half_cycle), np.asarray(m.lock_s, np.float64))
+
+
+_TWO, _ZERO = np.uint8(2), np.uint8(0)
+
+
+def _lli_of(half) -> np.ndarray:
+    """RINEX LLI bit 1 (half-cycle ambiguity) from DF420 flags, uint8."""
+    return np.where(half, _TWO, _ZERO)
 
 
 def _column(m, name: str) -> np.ndarray:
     """A message's column; MSM1-MSM3 ranges and phases are only known modulo 1 ms: left out (NaN)."""
     a = getattr(m, name)
-    if name in ("pr_m", "cp_cyc") and getattr(m, "msm", 4) < 4:
+    if (name == "pr_m" or name == "cp_cyc") and getattr(m, "msm", 4) < 4:
         return np.full(len(a), np.nan)
     return a
 

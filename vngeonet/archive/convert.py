@@ -15,6 +15,7 @@ import datetime as _dt
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 from vngeonet.epochs import EpochBuilder
@@ -195,15 +196,14 @@ def convert(inputs, outdir, *, version: int = 3, interval_s: float | None = None
     ConvertResult
     """
     from vngeonet.rinex.writer import (
-        format_epochs,
         format_nav,
         format_obs_header,
+        format_rows,
         header_from_meta,
-        lli_batch,
+        lli_rows,
         long_name,
-        merge_same_time,
         obs_types_from,
-        on_interval,
+        signal_keys,
     )
 
     res = ConvertResult()
@@ -211,27 +211,23 @@ def convert(inputs, outdir, *, version: int = 3, interval_s: float | None = None
     res.epochs = len(obs)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    obs = _merge_and_sort(obs, merge_same_time)
-    obs = [o for o in obs if on_interval(o.time, interval_s)]
+    rows = merge_epochs(obs, interval_s)
     meta = builder.meta
     marker = station or (config.id if config else "") or \
         (f"{meta.station_id:04d}"[-4:] if meta.station_id is not None else "XXXX")
     name9 = config.long_name if config else f"{marker[:4]:<4s}00{country}".replace(" ", "X")
-    if obs:
-        res.first, res.last = obs[0].time, obs[-1].time
-        types = obs_types_from(_signal_keys(obs))
-        hdr = header_from_meta(meta, types, interval_s=interval_s or _guess_interval(obs),
+    if rows.times:
+        res.first, res.last = rows.times[0], rows.times[-1]
+        types = obs_types_from(signal_keys(rows))
+        hdr = header_from_meta(meta, types, interval_s=interval_s or _guess_interval(rows.times),
                                first_obs=res.first)
         hdr.marker_name, hdr.last_obs, hdr.created_utc = marker, res.last, created_utc
-        parts = [format_obs_header(hdr, version)]
-        llis = lli_batch(obs)
-        for k in range(0, len(obs), _BATCH):  # vectorised formatting, bounded memory
-            parts.append(format_epochs(obs[k:k + _BATCH], types, llis[k:k + _BATCH]))
+        body = format_rows(rows, types, lli_rows(rows))
         span = _span_s(res.first, res.last)
         ext = "crx.gz" if compress else "rnx"
         res.obs_path = outdir / long_name(name9, res.first, span, interval_s=hdr.interval_s or 1.0, ext=ext)
-        _write(res.obs_path, "".join(parts), compress, hatanaka=True)
-        res.epochs_written = len(obs)
+        _write(res.obs_path, format_obs_header(hdr, version).encode("ascii") + body, compress, hatanaka=True)
+        res.epochs_written = len(rows.times)
     eph = builder.ephemerides()
     if eph:
         t0 = res.first or min(e.toe for e in eph)
@@ -244,36 +240,39 @@ def convert(inputs, outdir, *, version: int = 3, interval_s: float | None = None
     return res
 
 
-def _signal_keys(obs: list) -> set:
-    """Distinct (system, signal) pairs of many epochs (vectorised)."""
-    import numpy as np
-
-    sat = np.concatenate([o.sat for o in obs]).astype("<U3").view(np.uint32).reshape(-1, 3)
-    sig = np.concatenate([o.sig for o in obs]).astype("<U2").view(np.uint32).reshape(-1, 2)
-    code = (sat[:, 0].astype(np.int64) << 14) | (sig[:, 0].astype(np.int64) << 7) | sig[:, 1]
-    return {(chr(c >> 14), chr((c >> 7) & 127) + chr(c & 127)) for c in np.unique(code).tolist()}
-
-
-def _write(path: Path, text: str, compress: bool, *, hatanaka: bool) -> None:
+def _write(path: Path, data: bytes | str, compress: bool, *, hatanaka: bool) -> None:
     from vngeonet.archive.files import atomic_write, compress_rinex
 
-    data = text.encode("ascii")
+    if isinstance(data, str):
+        data = data.encode("ascii")
     atomic_write(path, compress_rinex(data, hatanaka=hatanaka) if compress else data)
 
 
-def _merge_and_sort(obs: list, merge) -> list:
+def merge_epochs(obs: list, interval_s: float | None = None):
+    """Epochs sorted by time, those less than 0.5 ms apart merged, decimated, stacked.
+
+    Merging keeps the union of the rows; on a (satellite, signal) present in
+    several of them the later epoch's row wins (as
+    :func:`~vngeonet.rinex.writer.merge_same_time`), and the merged epoch has
+    the first one's time.  Returns :class:`~vngeonet.rinex.writer.ObsRows`.
+    """
+    from vngeonet.rinex.writer import on_interval, stack_epochs, unique_rows
+
     obs = sorted(obs, key=lambda o: o.time.seconds)
-    out = []
+    groups: list = []
     for o in obs:
-        if out and abs(out[-1].time - o.time) < 5e-4:
-            out[-1] = merge(out[-1], o)
+        if groups and abs(groups[-1][0].time - o.time) < 5e-4:
+            groups[-1].append(o)
         else:
-            out.append(o)
-    return out
+            groups.append([o])
+    groups = [g for g in groups if on_interval(g[0].time, interval_s)]
+    if all(len(g) == 1 for g in groups):
+        return stack_epochs([g[0] for g in groups])
+    return unique_rows(stack_epochs([o for g in groups for o in g]), [len(g) for g in groups])
 
 
-def _guess_interval(obs: list) -> float | None:
-    if len(obs) < 2:
+def _guess_interval(times: list) -> float | None:
+    if len(times) < 2:
         return None
-    steps = Counter(round(b.time - a.time, 3) for a, b in zip(obs, obs[1:]))
-    return float(steps.most_common(1)[0][0])
+    steps = Counter(round(b - a, 3) for a, b in pairwise(times))
+    return float(max(steps.items(), key=lambda kv: kv[1])[0])

@@ -219,45 +219,11 @@ def _format_one(obs: ObsEpoch, obs_types: dict, lli, flag: int) -> str:
     return "".join(out)
 
 
-def _f14_3(v: np.ndarray, block: int = 32768) -> np.ndarray:
-    """Fortran F14.3 text of finite values, in cache-sized blocks (see :func:`_f14_3_block`)."""
-    if len(v) <= block:
-        return _f14_3_block(v)
-    return np.concatenate([_f14_3_block(v[i:i + block]) for i in range(0, len(v), block)])
+def _f14_3(v: np.ndarray) -> np.ndarray:
+    """Fortran F14.3 text of finite values as a (n, 14) uint8 array (see :mod:`vngeonet.kernels.rinex_fmt`)."""
+    from vngeonet.kernels.rinex_fmt import f14_3
 
-
-_DIGITS3 = np.array([list(f"{i:03d}".encode()) for i in range(1000)], dtype=np.uint8)  # (1000, 3)
-_POW10 = 10 ** np.arange(1, 10, dtype=np.int64)
-
-
-def _f14_3_block(v: np.ndarray) -> np.ndarray:
-    """Fortran F14.3 text of finite values (-1e9 < v < 1e10) as a (n, 14) uint8 array (vectorised).
-
-    Integer and fractional parts are rounded separately (the fraction of a
-    float64 is exact), so the text equals C ``printf("%14.3f")`` except, rarely,
-    at exact binary ties, by one unit of the last digit.  Digits come from a
-    table of 3-digit groups; leading zeros are then blanked.
-    """
-    a = np.abs(v)
-    ip = np.floor(a)
-    fr = np.rint((a - ip) * 1000.0)
-    carry = fr >= 1000.0
-    ip = (ip + carry).astype(np.int64)
-    fr = (fr - 1000.0 * carry).astype(np.int64)
-    n = len(v)
-    out = np.empty((n, 14), dtype=np.uint8)
-    out[:, 0] = 48 + ip // 1_000_000_000
-    out[:, 1:4] = _DIGITS3[(ip // 1_000_000) % 1000]
-    out[:, 4:7] = _DIGITS3[(ip // 1000) % 1000]
-    out[:, 7:10] = _DIGITS3[ip % 1000]
-    out[:, 10] = 46  # "."
-    out[:, 11:14] = _DIGITS3[fr]
-    ndig = 1 + np.searchsorted(_POW10, ip, side="right")
-    lead = 10 - ndig
-    out[:, :10][np.arange(10)[None, :] < lead[:, None]] = 32
-    rows = np.nonzero(np.signbit(v))[0]
-    out[rows, lead[rows] - 1] = 45  # "-"
-    return out
+    return f14_3(v)
 
 
 def _keys(sat: np.ndarray, sig: np.ndarray):
@@ -290,8 +256,131 @@ def _tables(obs_types: dict) -> dict:
     return t
 
 
+_LAYOUT_CACHE: dict = {}
+
+
+def obs_layout(obs_types: dict) -> tuple:
+    """Layout tables of a header's observation types for the ``rinex_fmt`` kernel (cached).
+
+    Returns ``(sys_slot, sys_rank, ncol, col_table)`` as described in
+    :mod:`vngeonet.kernels.rinex_fmt`.
+    """
+    key = tuple((k, tuple(v)) for k, v in obs_types.items())
+    lay = _LAYOUT_CACHE.get(key)
+    if lay is not None:
+        return lay
+    sys_slot = np.full(128, -1, dtype=np.int16)
+    sys_rank = np.full(128, 99, dtype=np.int16)
+    for i, ch in enumerate(SYSTEM_ORDER):
+        sys_rank[ord(ch)] = i
+    ncol = np.zeros(len(obs_types), dtype=np.int32)
+    col_table = np.full((max(len(obs_types), 1), 4, 16384), -1, dtype=np.int16)
+    for slot, (sys_, types) in enumerate(obs_types.items()):
+        if len(sys_) == 1 and ord(sys_) < 128:
+            sys_slot[ord(sys_)] = slot
+        ncol[slot] = len(types)
+        for j, c in enumerate(types):
+            kind = _KINDS.find(c[:1])
+            if kind >= 0 and len(c) == 3 and ord(c[1]) < 128 and ord(c[2]) < 128:
+                col_table[slot, kind, ord(c[1]) * 128 + ord(c[2])] = j
+    if len(_LAYOUT_CACHE) > 64:
+        _LAYOUT_CACHE.clear()
+    lay = _LAYOUT_CACHE[key] = (sys_slot, sys_rank, ncol, col_table)
+    return lay
+
+
+def epoch_heads(times, flag: int = 0) -> list[bytes]:
+    """Epoch lines without the satellite count (RINEX 3.05 Table A3), e.g. ``b"> 2024 08 18 21 14 25.0000000  0"``.
+
+    The date/hour/minute text is computed once per minute of whole-second epochs.
+    """
+    out = []
+    cache: dict = {}
+    for t in times:
+        tow = t.tow_s
+        s = int(tow)
+        if s == tow:
+            m = s // 60
+            pre = cache.get((t.week, m))
+            if pre is None:
+                d = GPSTime(t.week, float(m * 60)).to_datetime()
+                pre = cache[(t.week, m)] = \
+                    f"> {d.year:4d} {d.month:02d} {d.day:02d} {d.hour:02d} {d.minute:02d}".encode()
+            out.append(pre + b"%11.7f  %1d" % (s - 60 * m, flag))
+        else:
+            d = t.to_datetime()
+            sec = d.second + d.microsecond * 1e-6
+            out.append(f"> {d.year:4d} {d.month:02d} {d.day:02d} {d.hour:02d} {d.minute:02d}{sec:11.7f}"
+                       f"  {flag:1d}".encode())
+    return out
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ObsRows:
+    """The rows of many epochs stacked (one row per epoch x satellite x signal).
+
+    ``ep_row0`` (n_epoch + 1,) int64 gives epoch ``k`` the rows
+    ``ep_row0[k]:ep_row0[k + 1]``; the other arrays are (n,) as in
+    :class:`~vngeonet.model.ObsEpoch` (``sat`` '<U3', ``sig`` '<U2').
+    """
+
+    times: list
+    ep_row0: np.ndarray
+    sat: np.ndarray
+    sig: np.ndarray
+    pr_m: np.ndarray
+    cp_cyc: np.ndarray
+    dop_hz: np.ndarray
+    cn0_dbhz: np.ndarray
+    lli: np.ndarray
+    lock_s: np.ndarray
+
+
+def _cat(arrays, dtype):
+    return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(0, dtype)
+
+
+def stack_epochs(obs_list) -> ObsRows:
+    """Stack the rows of ``obs_list`` (list of ObsEpoch) into one :class:`ObsRows`."""
+    counts = np.fromiter((len(o.sat) for o in obs_list), dtype=np.int64, count=len(obs_list))
+    ep_row0 = np.zeros(len(obs_list) + 1, dtype=np.int64)
+    np.cumsum(counts, out=ep_row0[1:])
+    return ObsRows([o.time for o in obs_list], ep_row0,
+                   _cat([o.sat for o in obs_list], "<U3"), _cat([o.sig for o in obs_list], "<U2"),
+                   _cat([o.pr_m for o in obs_list], np.float64), _cat([o.cp_cyc for o in obs_list], np.float64),
+                   _cat([o.dop_hz for o in obs_list], np.float64), _cat([o.cn0_dbhz for o in obs_list], np.float64),
+                   _cat([o.lli for o in obs_list], np.uint8), _cat([o.lock_s for o in obs_list], np.float64))
+
+
+def signal_keys(rows: ObsRows) -> set:
+    """Distinct (system, signal) pairs of stacked rows (vectorised, no sort)."""
+    sat = rows.sat.view(np.uint32).reshape(-1, 3)[:, 0].astype(np.int64)
+    sig = rows.sig.view(np.uint32).reshape(-1, 2).astype(np.int64)
+    ok = (sat < 128) & (sig[:, 0] < 128) & (sig[:, 1] < 128)
+    seen = np.zeros(1 << 21, dtype=bool)
+    seen[(sat[ok] << 14) | (sig[ok, 0] << 7) | sig[ok, 1]] = True
+    return {(chr(c >> 14), chr((c >> 7) & 127) + chr(c & 127)) for c in np.flatnonzero(seen).tolist()}
+
+
+def format_rows(rows: ObsRows, obs_types: dict, lli: np.ndarray | None = None, flag: int = 0) -> bytes:
+    """Data records of stacked epochs as ASCII bytes, in one kernel call (the converter's hot path).
+
+    ``lli`` (n,) overrides ``rows.lli``.  Same text as :func:`format_epochs`.
+    """
+    from vngeonet import kernels
+
+    k = kernels.get("rinex_fmt")
+    sys_slot, sys_rank, ncol, col_table = obs_layout(obs_types)
+    return k.format_obs_records(epoch_heads(rows.times, flag), rows.ep_row0,
+                                np.ascontiguousarray(rows.sat).view(np.uint32).reshape(-1, 3),
+                                np.ascontiguousarray(rows.sig).view(np.uint32).reshape(-1, 2),
+                                rows.pr_m, rows.cp_cyc, rows.dop_hz, rows.cn0_dbhz,
+                                np.ascontiguousarray(rows.lli if lli is None else lli, dtype=np.uint8),
+                                sys_slot, sys_rank, ncol, col_table)
+
+
 def format_epochs(obs_list, obs_types: dict, lli_list=None, flag: int = 0) -> str:
-    """Data records of many epochs at once (vectorised; the converter's hot path).
+    """Data records of many epochs at once (RINEX 3.05 Table A3 / 4.00 Table A4).
 
     Parameters
     ----------
@@ -301,84 +390,17 @@ def format_epochs(obs_list, obs_types: dict, lli_list=None, flag: int = 0) -> st
         ``{system: ["C1C", "L1C", ...]}`` as in the header.
     lli_list : list of ndarray, optional
         Loss-of-lock indicators per epoch (default each epoch's ``lli``).
+
+    Notes
+    -----
+    Satellites of a system not in ``obs_types`` are left out; values that do
+    not fit F14.3 are left blank (see :mod:`vngeonet.kernels.rinex_fmt`).
     """
     if not obs_list:
         return ""
-    lli_list = lli_list or [o.lli for o in obs_list]
-    ep = np.repeat(np.arange(len(obs_list), dtype=np.int64), [len(o.sat) for o in obs_list])
-    sat = np.concatenate([o.sat for o in obs_list]).astype("<U3")
-    sig = np.concatenate([o.sig for o in obs_list]).astype("<U2")
-    sysk, satk, sigk = _keys(sat, sig)
-    rank = np.full(128, 99, dtype=np.int64)
-    for i, ch in enumerate(SYSTEM_ORDER):
-        rank[ord(ch)] = i
-    known = np.isin(sysk, [ord(c) for c in obs_types])
-    line_key = ep * (1 << 40) + rank[np.minimum(sysk, 127)] * (1 << 28) + satk
-    line_key = np.where(known, line_key, -1)
-    uniq, line = np.unique(line_key, return_inverse=True)
-    first_valid = 1 if (len(uniq) and uniq[0] == -1) else 0
-    line = line - first_valid
-    width = max((len(v) for v in obs_types.values()), default=0)
-    nlines = len(uniq) - first_valid
-    cells = np.full((nlines, max(width, 1), 16), 32, dtype=np.uint8)
-    lli_all = np.concatenate([np.asarray(x, dtype=np.int64) for x in lli_list])
-    ukeys, inv = np.unique(sigk, return_inverse=True)
-    rows, cols, vals, is_l = [], [], [], []
-    tables = _tables(obs_types)
-    for kind, name in zip(_KINDS, ("pr_m", "cp_cyc", "dop_hz", "cn0_dbhz")):
-        table = tables[kind]
-        if not table:
-            continue
-        col = np.array([table.get(int(k), -1) for k in ukeys.tolist()], dtype=np.int64)[inv]
-        v = np.concatenate([getattr(o, name) for o in obs_list]).astype(np.float64)
-        ok = known & (col >= 0) & np.isfinite(v) & (v > -999999999.999) & (v < _MAX_VALUE)
-        idx = np.nonzero(ok)[0]
-        rows.append(line[idx])
-        cols.append(col[idx])
-        vals.append(v[idx])
-        is_l.append(idx if kind == "L" else None)
-    if vals:
-        r, c = np.concatenate(rows), np.concatenate(cols)
-        cells[r, c, :14] = _f14_3(np.concatenate(vals))
-        for idx, rr, cc in zip(is_l, rows, cols):
-            if idx is not None:
-                f = lli_all[idx]
-                cells[rr, cc, 14] = np.where((f > 0) & (f < 10), 48 + f, 32)
-    return _assemble(obs_list, obs_types, uniq[first_valid:], cells, flag)
-
-
-def _assemble(obs_list, obs_types, line_keys, cells, flag: int) -> str:
-    """Epoch headers + satellite lines (trailing blanks cut, lengths found vectorised)."""
-    nlines = len(cells)
-    satk = line_keys & ((1 << 21) - 1)
-    sysc = satk >> 14
-    body = cells.reshape(nlines, -1)
-    width = body.shape[1] + 3
-    buf = np.empty((nlines, width), dtype=np.uint8)
-    buf[:, 0], buf[:, 1], buf[:, 2] = sysc, (satk >> 7) & 127, satk & 127
-    buf[:, 3:] = body
-    # a written field always has its last decimal in column 13: the last such field ends the line
-    filled = cells[:, :, 13] != 32
-    nf = filled.shape[1]
-    lastf = (nf - 1) - np.argmax(filled[:, ::-1], axis=1)
-    rows = np.arange(nlines)
-    has_lli = cells[rows, lastf, 14] != 32
-    length = np.where(filled.any(axis=1), 3 + 16 * lastf + 14 + has_lli, 3).tolist()
-    text = buf.tobytes().decode("ascii")
-    per_epoch = np.bincount(line_keys >> 40, minlength=len(obs_list)).tolist()
-    out = []
-    j = 0
-    for k, o in enumerate(obs_list):
-        d = o.time.to_datetime()
-        sec = d.second + d.microsecond * 1e-6
-        n = per_epoch[k]
-        out.append(f"> {d.year:4d} {d.month:02d} {d.day:02d} {d.hour:02d} {d.minute:02d}{sec:11.7f}"
-                   f"  {flag:1d}{n:3d}\n")
-        for i in range(j, j + n):
-            out.append(text[i * width:i * width + length[i]])
-            out.append("\n")
-        j += n
-    return "".join(out)
+    rows = stack_epochs(obs_list)
+    lli = None if lli_list is None else _cat([np.asarray(x) for x in lli_list], np.uint8)
+    return format_rows(rows, obs_types, lli, flag).decode("ascii")
 
 
 class LockTracker:
@@ -406,19 +428,20 @@ class LockTracker:
         return out
 
 
-def lli_batch(obs_list) -> list[np.ndarray]:
-    """:class:`LockTracker` applied to a whole list of epochs at once (vectorised, same result)."""
-    if not obs_list:
-        return []
-    n = [len(o.sat) for o in obs_list]
-    t = np.repeat([o.time.seconds for o in obs_list], n)
-    sat = np.concatenate([o.sat for o in obs_list]).astype("<U3")
-    sig = np.concatenate([o.sig for o in obs_list]).astype("<U2")
-    _, satk, sigk = _keys(sat, sig)
+def lli_rows(rows: ObsRows) -> np.ndarray:
+    """:class:`LockTracker` applied to stacked epochs at once (vectorised, same result); (n,) uint8."""
+    out = rows.lli.astype(np.uint8)
+    if len(out) == 0:
+        return out
+    t_ep = np.array([t.seconds for t in rows.times], dtype=np.float64)
+    t = np.repeat(t_ep, np.diff(rows.ep_row0))
+    _, satk, sigk = _keys(rows.sat, rows.sig)
     key = (satk << 14) | (sigk & ((1 << 14) - 1))
-    lock = np.concatenate([o.lock_s for o in obs_list]).astype(np.float64)
-    out = np.concatenate([o.lli for o in obs_list]).astype(np.uint8)
-    order = np.lexsort((t, key))
+    lock = rows.lock_s
+    if np.all(t_ep[1:] >= t_ep[:-1]):
+        order = np.argsort(key, kind="stable")  # rows are in time order already: same as lexsort((t, key))
+    else:
+        order = np.lexsort((t, key))
     k, tt, lk = key[order], t[order], lock[order]
     same = np.zeros(len(k), dtype=bool)
     same[1:] = k[1:] == k[:-1]
@@ -431,7 +454,41 @@ def lli_batch(obs_list) -> list[np.ndarray]:
     flags = np.zeros(len(k), dtype=np.uint8)
     flags[order] = slip.astype(np.uint8)
     out |= flags
-    return np.split(out, np.cumsum(n)[:-1])
+    return out
+
+
+def lli_batch(obs_list) -> list[np.ndarray]:
+    """:class:`LockTracker` applied to a whole list of epochs at once (vectorised, same result)."""
+    if not obs_list:
+        return []
+    rows = stack_epochs(obs_list)
+    return np.split(lli_rows(rows), rows.ep_row0[1:-1])
+
+
+def unique_rows(rows: ObsRows, group_sizes) -> ObsRows:
+    """Merge consecutive epochs of stacked rows: ``group_sizes[i]`` epochs become epoch ``i``.
+
+    A merged epoch has its first epoch's time and one row per (satellite,
+    signal): the last one, as :func:`merge_same_time` applied in order; rows
+    come sorted by satellite and signal.
+    """
+    sizes = np.asarray(group_sizes, dtype=np.int64)
+    first = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=first[1:])
+    ep_group = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+    row_group = np.repeat(ep_group, np.diff(rows.ep_row0))
+    _, satk, sigk = _keys(rows.sat, rows.sig)
+    key = (row_group << 35) | (satk << 14) | (sigk & ((1 << 14) - 1))
+    order = np.argsort(key, kind="stable")
+    k = key[order]
+    last = np.ones(len(k), dtype=bool)
+    last[:-1] = k[1:] != k[:-1]
+    idx = order[last]
+    ep_row0 = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(row_group[idx], minlength=len(sizes)), out=ep_row0[1:])
+    return ObsRows([rows.times[i] for i in first[:-1].tolist()], ep_row0, rows.sat[idx], rows.sig[idx],
+                   rows.pr_m[idx], rows.cp_cyc[idx], rows.dop_hz[idx], rows.cn0_dbhz[idx], rows.lli[idx],
+                   rows.lock_s[idx])
 
 
 def merge_same_time(a: ObsEpoch, b: ObsEpoch) -> ObsEpoch:
