@@ -168,3 +168,23 @@ def test_spp_with_glonass_in_the_simulated_sky():
     enu = ecef_to_enu(sol.pos_ecef_m, sim.rx_ecef[0])
     assert sol.nsat >= 20
     assert np.hypot(enu[0], enu[1]) < 3.0 and abs(enu[2]) < 6.0, enu
+
+
+def test_real_broadcast_sky_from_a_navigation_file():
+    """With a navigation file the stations see that day's real constellation, and SPP with
+    the same ephemerides finds them."""
+    import datetime as dt
+
+    from tests.conftest import data_path
+    from vngeonet.rinex.nav import read_nav
+
+    nav = read_nav([data_path("nav-solutions-data/NAV/V3/ESBC00DNK_R_20201770000_01D_MN.rnx.gz")])
+    sim = NetworkSimulator([_station("ESBC", 55.4936, 8.4568, 60.0)], SimOptions(systems="GREC"), nav=nav)
+    t = GPSTime.from_datetime(dt.datetime(2020, 6, 25, 12, 0, 0))
+    ep = sim.epoch(t)["ESBC"]
+    assert {"G", "R", "E", "C"} <= {s[0] for s in ep.sat}
+    assert len(set(ep.sat)) >= 30
+    store = EphemerisStore(sim.ephemerides(t))
+    sol = solve_epoch(ep, store, glo_channels=sim.glo_channels)
+    enu = ecef_to_enu(sol.pos_ecef_m, sim.rx_ecef[0])
+    assert np.hypot(enu[0], enu[1]) < 5.0 and abs(enu[2]) < 8.0, enu

@@ -80,3 +80,22 @@ def test_a_whole_day_of_ephemerides_encodes():
     rx = SimReceiver(1, sim.stations[0].pos_ecef_m)
     for h in range(-12, 13):
         rx.set_ephemerides(sim.ephemerides(GPSTime(2391, 0.0) + 3600.0 * h + 30.0))
+
+
+def test_sim_uri_with_a_navigation_file_starts_in_that_day():
+    from tests.conftest import data_path
+    from vngeonet.streams.uri import open_source
+
+    nav = data_path("nav-solutions-data/NAV/V3/ESBC00DNK_R_20201770000_01D_MN.rnx.gz")
+
+    async def main():
+        src = open_source(f"sim://ESBC?speed=0&nav={nav}", pos_ecef_m=_pos(55.4936, 8.4568, 60.0), rtcm_id=7)
+        async with src:
+            return await asyncio.wait_for(src.read(), 20), src.network.start
+
+    data, start = asyncio.run(main())
+    assert start.to_datetime().date().isoformat() == "2020-06-25"
+    frames = RTCMFramer().feed(data)
+    ctx = DecodeContext(approx_time=start)
+    msgs = [decode(f, ctx) for f in frames]
+    assert {1077, 1087, 1097, 1127} <= {m.msg_type for m in msgs}

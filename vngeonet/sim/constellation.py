@@ -285,3 +285,62 @@ class GlonassTruth:
             acc_mps2=(0.0, 0.0, 0.0), tau_n_s=-float(clk_s), gamma_n=float(clk_drift), health=0,
             age_days=0, tb_s=tb_s, source="FDMA",
         )
+
+
+class BroadcastSky:
+    """A real sky: satellites and clocks from real broadcast ephemerides.
+
+    With a navigation file the simulator puts its stations under the real
+    constellation of that day: positions, velocities and clocks are those the
+    broadcast algorithms give (so a receiver using the same messages sees no
+    orbit or clock error), satellites without a valid healthy ephemeris are
+    not seen.
+
+    Parameters
+    ----------
+    ephemerides : list or NavData
+        Broadcast ephemerides (e.g. ``read_nav(path).ephemerides``).
+    systems : str
+        System letters to keep.
+    """
+
+    def __init__(self, ephemerides, systems: str = "GREC"):
+        from vngeonet.orbits.store import EphemerisStore
+
+        ephs = getattr(ephemerides, "ephemerides", ephemerides)
+        ephs = [e for e in ephs if e.sat[0] in systems]
+        self.store = EphemerisStore(ephs)
+        self.sats = np.array(self.store.satellites, dtype="<U3")
+        self.geo = np.zeros(len(self.sats), dtype=bool)
+        self.glo_channels = {e.sat: e.freq_channel for e in ephs if isinstance(e, GlonassEphemeris)}
+        self._by_sat: dict[str, list] = {}
+        for e in ephs:
+            self._by_sat.setdefault(e.sat, []).append(e)
+
+    def _query(self, t_gps_s):
+        t = np.asarray(t_gps_s, dtype=np.float64)
+        tt = np.broadcast_to(t, t.shape[:-1] + (len(self.sats),))
+        sat = np.broadcast_to(self.sats, tt.shape)
+        st = self.store.sat_state(sat.ravel(), tt.ravel())
+        return st, tt.shape
+
+    def state(self, t_gps_s) -> tuple[np.ndarray, np.ndarray]:
+        """Positions and velocities, shape ``t.shape + (3,)`` (NaN where no valid ephemeris)."""
+        st, shape = self._query(t_gps_s)
+        return st.pos_m.reshape(shape + (3,)), st.vel_mps.reshape(shape + (3,))
+
+    def clock_of(self, idx, t_gps_s) -> np.ndarray:
+        """Clock offsets (s) of satellites ``idx`` (indices into ``sats``) at ``t_gps_s``, broadcast
+        against each other; NaN where no valid ephemeris."""
+        idx_b, t_b = np.broadcast_arrays(np.asarray(idx), np.asarray(t_gps_s, dtype=np.float64))
+        st = self.store.sat_state(self.sats[idx_b.ravel()], t_b.ravel())
+        return st.clk_s.reshape(t_b.shape)
+
+    def ephemerides(self, t: GPSTime) -> list:
+        """The ephemeris of every satellite in use at ``t`` (what a receiver would be sending)."""
+        out = []
+        for sat in self.sats:
+            e = self.store.select(str(sat), t)
+            if e is not None:
+                out.append(e)
+        return out

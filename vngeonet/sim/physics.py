@@ -41,6 +41,7 @@ from vngeonet.positioning.models import niell, saastamoinen_zenith
 from vngeonet.gnss.time import gps_to_utc, utc_to_gps
 from vngeonet.sim.constellation import (
     GLONASS_CHANNELS,
+    BroadcastSky,
     GlonassTruth,
     OrbitSet,
     kepler_ephemeris,
@@ -97,10 +98,12 @@ class NetworkSimulator:
     and ambiguities carry state from call to call).
     """
 
-    def __init__(self, stations: list[SimStation], opts: SimOptions | None = None):
+    def __init__(self, stations: list[SimStation], opts: SimOptions | None = None, nav=None):
         self.opts = opts or SimOptions()
         self.stations = list(stations)
-        self.orbits = OrbitSet(nominal_orbits(self.opts.systems))
+        # The sky: a real day's broadcast ephemerides when given, else the nominal constellations.
+        self.sky = BroadcastSky(nav, self.opts.systems) if nav is not None else None
+        self.orbits = self.sky if self.sky is not None else OrbitSet(nominal_orbits(self.opts.systems))
         rng = np.random.default_rng(self.opts.seed)
         self._rng = rng
         ns, nk = len(self.stations), len(self.orbits.sats)
@@ -122,12 +125,14 @@ class NetworkSimulator:
         sys_of_sat = np.array([s[0] for s in self.orbits.sats])
         self._valid = np.array([[sys_of_sat[k] == sysl for (sysl, _s) in self._sig] for k in range(nk)])
         # Wavelength per (satellite, signal): GLONASS FDMA carriers depend on the channel k.
-        self.glo_channels = {str(sat): GLONASS_CHANNELS[(int(sat[1:]) - 1) % 24]
-                             for sat in self.orbits.sats if sat[0] == "R"}
+        self.glo_channels = (dict(self.sky.glo_channels) if self.sky is not None else
+                             {str(sat): GLONASS_CHANNELS[(int(sat[1:]) - 1) % 24]
+                              for sat in self.orbits.sats if sat[0] == "R"})
         self._lam = np.array([[C / frequency_hz(sysl, sig, self.glo_channels.get(str(sat)))
                                if sat[0] == sysl else np.nan for sysl, sig in self._sig]
                               for sat in self.orbits.sats]).reshape(nk, nsig)
-        self._glo_idx = np.flatnonzero(np.char.startswith(self.orbits.sats.astype(str), "R"))
+        self._glo_idx = (np.zeros(0, dtype=np.intp) if self.sky is not None else
+                         np.flatnonzero(np.char.startswith(self.orbits.sats.astype(str), "R")))
         self._glo = None  # GlonassTruth, anchored at the first epoch
         self._sig_names = np.array([sig for _sysl, sig in self._sig], dtype="<U2")
         self._sat_names = self.orbits.sats.astype("<U3")
@@ -141,6 +146,8 @@ class NetworkSimulator:
         broadcast (BeiDou: BDT, 14 s behind GPS time; every field then fits its
         RTCM/RINEX resolution, e.g. the 8 s BeiDou toe).
         """
+        if self.sky is not None:
+            return self.sky.ephemerides(t)
         # The set changes only with the hour (of GPS time, and of BDT for BeiDou).
         key = (math.floor(t.seconds / 3600.0), math.floor((t.seconds - 14.0) / 3600.0),
                _glonass_tb(t.seconds, 1800.0) if len(self._glo_idx) else None)
@@ -186,6 +193,9 @@ class NetworkSimulator:
                 for i, k in enumerate(self._glo_idx)]
 
     def sat_clock_s(self, idx, t_gps_s):
+        """Satellite clock offsets (s) of satellites ``idx`` at ``t_gps_s`` (broadcastable)."""
+        if self.sky is not None:
+            return self.sky.clock_of(idx, t_gps_s)
         return self.sv_af0[idx] + self.sv_af1[idx] * (t_gps_s - self._t_ref)
 
     def rx_clock_s(self, t_gps_s):
@@ -220,7 +230,7 @@ class NetworkSimulator:
         dts = self.sat_clock_s(np.arange(nk)[None, :], t_true[:, None] - tau)
         tropo = self._tropo(el, t)
         stec = self._stec(az, el, t_true)
-        visible = el > math.radians(o.elev_mask_deg)
+        visible = (el > math.radians(o.elev_mask_deg)) & np.isfinite(rho) & np.isfinite(dts)
         return self._observe(t, t_true, b, rho, rho_dot, dts, tropo, stec, el, visible)
 
     def _tropo(self, el, t: GPSTime):

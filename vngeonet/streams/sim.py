@@ -10,7 +10,8 @@ ephemeris set is computed and framed once per change (hourly) for all of them.  
 URI parameters: ``speed`` (epochs per wall-clock second relative to real
 time, default 1; 0 = as fast as the consumer reads), ``start`` (ISO GPS time
 of the first epoch; default: now), ``interval`` (s between epochs, default 1),
-``seed``, ``systems`` (default ``GREC``), ``id`` (RTCM station id, default from
+``seed``, ``systems`` (default ``GREC``), ``nav`` (a RINEX navigation file: the sky of that
+day instead of the nominal constellations), ``id`` (RTCM station id, default from
 the station's position in the network).
 
 Cancellation
@@ -28,6 +29,8 @@ import asyncio
 import datetime as _dt
 import logging
 import time
+
+import numpy as np
 
 from vngeonet.errors import ConfigError
 from vngeonet.gnss.time import GPSTime, utc_to_gps
@@ -57,7 +60,8 @@ class SimNetwork:
 
     def __init__(self, start: GPSTime, speed: float = 1.0, interval_s: float = 1.0,
                  seed: int = 20261123, systems: str = "GREC", clock=time.monotonic,
-                 sleep=asyncio.sleep):
+                 sleep=asyncio.sleep, nav=None):
+        self.nav = nav  # real broadcast ephemerides for the sky (None: nominal constellations)
         self.start = start
         self.speed = speed
         self.interval_s = interval_s
@@ -104,7 +108,7 @@ class SimNetwork:
 
         ids = sorted(self._stations)
         self._sim = NetworkSimulator([SimStation(s, self._stations[s][0]) for s in ids],
-                                     SimOptions(systems=self.systems, seed=self.seed))
+                                     SimOptions(systems=self.systems, seed=self.seed), nav=self.nav)
         old = self._receivers
         glo = self._sim.glo_channels
         self._receivers = {s: old.get(s) or SimReceiver(self._stations[s][1], self._stations[s][0],
@@ -181,15 +185,31 @@ class SimNetwork:
 _networks: dict[tuple, SimNetwork] = {}
 
 
-def network_for(start: GPSTime | None, speed: float, interval_s: float, seed: int, systems: str) -> SimNetwork:
-    """The shared :class:`SimNetwork` for these parameters (one per distinct set)."""
-    key = (start, speed, interval_s, seed, systems)
+def network_for(start: GPSTime | None, speed: float, interval_s: float, seed: int, systems: str,
+                nav_path: str | None = None) -> SimNetwork:
+    """The shared :class:`SimNetwork` for these parameters (one per distinct set).
+
+    ``nav_path``: a RINEX navigation file whose real ephemerides make the sky; the
+    simulation then starts (by default) at 01:00 of the file's day.
+    """
+    key = (start, speed, interval_s, seed, systems, nav_path)
     net = _networks.get(key)
     if net is None:
-        if start is None:
-            now = utc_to_gps(_dt.datetime.now(_dt.UTC).replace(tzinfo=None))
+        nav = None
+        if nav_path:
+            from vngeonet.rinex.nav import read_nav
+
+            nav = read_nav([nav_path]).ephemerides
+            if not nav:
+                raise ConfigError(f"{nav_path}: no ephemerides for the simulated sky", key="nav")
+        if start is None and nav:
+            # 01:00 of the day most ephemerides belong to (a daily file also holds the eve's).
+            mid = float(np.median([e.toe.seconds for e in nav]))
+            start = GPSTime.from_seconds(86400.0 * (mid // 86400.0) + 3600.0)  # GPS days start at t = k * 86400
+        elif start is None:
+            now = utc_to_gps(_dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None))
             start = GPSTime.from_seconds(float(int(now.seconds)))
-        net = SimNetwork(start, speed, interval_s, seed, systems)
+        net = SimNetwork(start, speed, interval_s, seed, systems, nav=nav)
         _networks[key] = net
     return net
 

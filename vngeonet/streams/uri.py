@@ -182,7 +182,7 @@ def _open_sim(u: StreamURI, name: str, *, pos_ecef_m=None, rtcm_id: int = 0, **_
         raise ConfigError(f"sim://{sid} needs the station position (position.ecef_m)", key="stream.uri")
     net = network_for(parse_start(u.param("start")), u.param("speed", 1.0, float),
                       u.param("interval", 1.0, float), u.param("seed", 20261123, int),
-                      u.param("systems", "GREC"))
+                      u.param("systems", "GREC"), u.param("nav"))
     return SimSource(sid, pos_ecef_m, u.param("id", rtcm_id, int), net, name=name)
 
 
