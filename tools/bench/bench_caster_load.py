@@ -501,7 +501,7 @@ def main(argv=None) -> int:
                   f"{('yes' if r['all_frames'] else 'NO'):>10} {r['ok_clients']:>6} {r['p50_ms']:>7.1f} "
                   f"{r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} {r['cpu_pct']:>6.1f} {r['client_cpu_pct']:>7.1f} "
                   f"{r['rss_mb']:>7.0f} "
-                  f"{r['hwm_mb']:>7.0f} {'-':>6} {'-':>6} {'-':>18} {load_before:>5.1f}  ({who})", flush=True)
+                  f"{r['hwm_mb']:>7.0f} {'-':>6} {'-':>6} {'-':>18} {'-':>5} {load_before:>5.1f}  ({who})", flush=True)
         a, b = rows[("vngeonet", 32)], rows[("RTKLIB", 32)]
         print(f"ratio at N = 32 (RTKLIB / vngeonet): p50 {b['p50_ms'] / a['p50_ms']:.2f}, "
               f"p99 {b['p99_ms'] / a['p99_ms']:.2f}, CPU {b['cpu_pct'] / max(a['cpu_pct'], 1e-9):.2f}, "

@@ -323,7 +323,11 @@ def main(argv=None) -> int:
     ap.add_argument("--no-uvloop", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=args.log_level, format=f"%(asctime)s worker[{os.getpid()}] %(levelname)s %(message)s")
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides when to stop
+    # The main process decides when to stop (``Q``, or end of file when it dies):
+    # a SIGINT/SIGTERM sent to the whole process group (Ctrl-C, systemd, timeout)
+    # must not cut the workers' rovers off before the main process drains them.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if not args.no_uvloop:
         from vngeonet.caster.server import install_uvloop
 
