@@ -62,6 +62,7 @@ class SimNetwork:
                  seed: int = 20261123, systems: str = "GREC", clock=time.monotonic,
                  sleep=asyncio.sleep, nav=None):
         self.nav = nav  # real broadcast ephemerides for the sky (None: nominal constellations)
+        self.live = False  # start is the current time: pace epochs on the wall clock's seconds
         self.start = start
         self.speed = speed
         self.interval_s = interval_s
@@ -144,6 +145,11 @@ class SimNetwork:
 
     async def _run(self) -> None:
         wall0 = self._clock()
+        if self.live and self.speed == 1.0:
+            # Real-time simulation of "now": emit each epoch when the wall clock reaches it,
+            # as a receiver does (latency then is encoding and transport only).
+            now = utc_to_gps(_dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None))
+            wall0 += (self.t - now) if 0.0 < (self.t - now) < 5.0 else 0.0
         n = 0
         try:
             while self._stations:
@@ -206,10 +212,12 @@ def network_for(start: GPSTime | None, speed: float, interval_s: float, seed: in
             # 01:00 of the day most ephemerides belong to (a daily file also holds the eve's).
             mid = float(np.median([e.toe.seconds for e in nav]))
             start = GPSTime.from_seconds(86400.0 * (mid // 86400.0) + 3600.0)  # GPS days start at t = k * 86400
-        elif start is None:
+        live = start is None and not nav
+        if live:
             now = utc_to_gps(_dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None))
-            start = GPSTime.from_seconds(float(int(now.seconds)))
+            start = GPSTime.from_seconds(float(int(now.seconds)) + 1.0)
         net = SimNetwork(start, speed, interval_s, seed, systems, nav=nav)
+        net.live = live
         _networks[key] = net
     return net
 
