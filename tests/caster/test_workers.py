@@ -201,3 +201,22 @@ def test_nearest_and_tls_stay_in_the_main_process():
 
     run(main(), 60)
 
+
+
+def test_workers_ignore_group_sigterm_and_sigint():
+    """A signal to the whole process group (Ctrl-C, systemd) reaches the main process's handler only."""
+
+    async def main():
+        async with running_caster(_config(workers=1)) as c:
+            link = c._links[0]
+            for _ in range(100):  # until the worker answers: its signal handlers are installed by then
+                await c.poll_workers(timeout_s=0.5)
+                if link.info:
+                    break
+            assert link.info["pid"] == link.pid
+            os.kill(link.pid, signal.SIGTERM)
+            os.kill(link.pid, signal.SIGINT)
+            await asyncio.sleep(0.5)
+            assert link.alive and link.proc.poll() is None and c.counters["worker_exits"] == 0
+
+    run(main(), 60)
