@@ -188,3 +188,22 @@ def test_real_broadcast_sky_from_a_navigation_file():
     sol = solve_epoch(ep, store, glo_channels=sim.glo_channels)
     enu = ecef_to_enu(sol.pos_ecef_m, sim.rx_ecef[0])
     assert np.hypot(enu[0], enu[1]) < 5.0 and abs(enu[2]) < 8.0, enu
+
+
+def test_outages_and_cycle_slips():
+    """An outage empties a station's epochs for its duration and relocks with new ambiguities;
+    slips restart the lock time of the slipped signals only."""
+    sim = _two_close(SimOptions(outage_prob=1.0, outage_s=60.0, seed=3))
+    first = sim.epoch(T0)
+    assert all(len(e.sat) == 0 for e in first.values())
+    sim.opts.outage_prob = 0.0
+    assert all(len(e.sat) == 0 for e in sim.epoch(T0 + 30.0).values())
+    back = sim.epoch(T0 + 60.0)["HANO"]
+    assert len(back.sat) > 20 and np.all(back.lock_s == 0.0)
+
+    sim = _two_close(SimOptions(slip_prob=0.05, seed=4))
+    sim.epoch(T0)
+    later = sim.epoch(T0 + 10.0)["HANO"]
+    relocked = later.lock_s == 0.0
+    assert 0 < relocked.sum() < len(relocked)
+    assert np.all(later.lock_s[~relocked] == 10.0)

@@ -78,6 +78,8 @@ class SimOptions:
     multipath_code_m: float = 0.3  # amplitude at low elevation
     multipath_phase_m: float = 0.003
     slip_prob: float = 0.0  # per satellite-signal and epoch
+    outage_prob: float = 0.0  # per station and epoch: the receiver stops tracking ...
+    outage_s: float = 60.0  # ... for this long (all locks lost; its epochs are empty)
     iono_scale: float = 1.0
     tropo_wet_scale_sigma: float = 0.1
     seed: int = 20261123
@@ -137,6 +139,7 @@ class NetworkSimulator:
         self._sig_names = np.array([sig for _sysl, sig in self._sig], dtype="<U2")
         self._sat_names = self.orbits.sats.astype("<U3")
         self._eph_cache = None
+        self._outage_until = np.full(ns, -np.inf)
 
     # -- broadcast products -------------------------------------------------
     def ephemerides(self, t: GPSTime) -> list:
@@ -231,6 +234,10 @@ class NetworkSimulator:
         tropo = self._tropo(el, t)
         stec = self._stec(az, el, t_true)
         visible = (el > math.radians(o.elev_mask_deg)) & np.isfinite(rho) & np.isfinite(dts)
+        if o.outage_prob > 0:
+            start = (self._rng.random(ns) < o.outage_prob) & (t.seconds >= self._outage_until)
+            self._outage_until[start] = t.seconds + o.outage_s
+        visible &= (t.seconds >= self._outage_until)[:, None]
         return self._observe(t, t_true, b, rho, rho_dot, dts, tropo, stec, el, visible)
 
     def _tropo(self, el, t: GPSTime):
