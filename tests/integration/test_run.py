@@ -130,3 +130,56 @@ def test_run_network_end_to_end(tmp_path):
     assert obs.header.marker_name.startswith("HANO")
     assert len(obs.time_gps_s) >= 2
     assert np.isfinite(obs.pr_m).sum() > 100
+
+
+def test_run_command_prints_where_it_listens_and_stops_cleanly_on_ctrl_c(tmp_path):
+    """`vngeonet run` as a user starts it: the printed addresses work; Ctrl-C (SIGINT) exits 0
+    and leaves only complete, readable RINEX files (no .part)."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    from vngeonet.rinex.obs import read_obs
+
+    stations = write_stations(tmp_path)
+    data = tmp_path / "var"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vngeonet", "run", "--stations", str(stations), "--data", str(data),
+         "--caster", "127.0.0.1:0", "--http", "127.0.0.1:0", "--user", "rover:secret"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
+    )
+    try:
+        lines = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Ctrl-C" in line:
+                break
+        text = "".join(lines)
+        assert "NTRIP caster on 127.0.0.1:" in text and "NEAREST" in text, text
+        status_url = re.search(r"status page (http://\S+/)", text).group(1)
+        assert "vngeonet ntrip get" in text
+        time.sleep(4.0)
+        with urllib.request.urlopen(status_url + "status", timeout=10) as r:
+            status = json.loads(r.read())
+        assert {s["id"] for s in status["stations"]} == set(STATIONS)
+        assert all(s["up"] for s in status["stations"])
+        proc.send_signal(signal.SIGINT)
+        rc = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert rc == 0, proc.stderr.read()
+    files = list((data / "archive").rglob("*"))
+    assert not [f for f in files if f.name.endswith(".part")]
+    obs_files = [f for f in files if "_MO." in f.name]
+    assert obs_files
+    for f in obs_files:
+        assert len(read_obs(f).time_gps_s) >= 1
