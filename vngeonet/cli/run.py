@@ -41,7 +41,7 @@ def _run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from vngeonet.caster.config import parse_hostport
-    from vngeonet.errors import ConfigError
+    from vngeonet.errors import ConfigError, StreamError
     from vngeonet.service.network import NetworkService, RunOptions
 
     users = []
@@ -64,7 +64,12 @@ def _run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await svc.start()
+        try:
+            await svc.start()
+        except OSError as err:
+            await svc.aclose()
+            raise StreamError(f"cannot start the network: {err.strerror or err} "
+                              f"(is another vngeonet already listening? use --caster/--http)") from err
         host = opts.caster_listen[0]
         print(f"vngeonet: {len(svc.stations)} stations; NTRIP caster on {host}:{svc.caster.port} "
               f"(mountpoints: {', '.join(svc.stations)}, NEAREST)", flush=True)
