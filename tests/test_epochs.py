@@ -152,3 +152,37 @@ def test_msm1_to_3_ranges_left_out():
     assert len(eps) == 1
     o = eps[0].obs
     assert len(o.sat) > 0 and np.isnan(o.pr_m).all() and np.isnan(o.cp_cyc).all()
+
+
+@pytest.mark.parametrize("capture,date", [
+    ("pyrtcm/tests/pygpsdata-NTRIP-USCL00CHL0.log", None),  # legacy + MSM of the same systems: deduplicated
+    ("pygnssutils/tests/ntrip_encode_none.bin", None),
+    ("pygnssutils/tests/pygpsdata-rtcm3.log", "2020-12-29"),
+])
+@pytest.mark.parametrize("interval_s", [None, 5.0])
+def test_stacked_messages_equal_merged_epochs(capture, date, interval_s):
+    """MessageGrouper + stack_messages give the rows of EpochBuilder + merge_obs + merge_same_time."""
+    from tests.conftest import data_path
+    from vngeonet.archive.convert import _read, merge_epochs
+    from vngeonet.epochs import MessageGrouper
+    from vngeonet.rinex.writer import lli_rows
+
+    path = [data_path(capture)]
+    merged = merge_epochs(_read(path, EpochBuilder, date=date)[0], interval_s)
+    stacked = merge_epochs(_read(path, MessageGrouper, date=date)[0], interval_s)
+    assert [t.seconds for t in stacked.times] == [t.seconds for t in merged.times] and merged.times
+
+    def per_epoch(rows):
+        lli = lli_rows(rows)
+        out = []
+        for k in range(len(rows.times)):
+            r = range(int(rows.ep_row0[k]), int(rows.ep_row0[k + 1]))
+            out.append({(rows.sat[i], rows.sig[i]): (rows.pr_m[i], rows.cp_cyc[i], rows.dop_hz[i], rows.cn0_dbhz[i],
+                                                      rows.lock_s[i], int(lli[i])) for i in r})
+        return out
+
+    a, b = per_epoch(merged), per_epoch(stacked)
+    for ea, eb in zip(a, b):
+        assert ea.keys() == eb.keys()
+        for k in ea:
+            np.testing.assert_array_equal(ea[k], eb[k])

@@ -370,8 +370,74 @@ class EpochBuilder:
             self.stats.by_timeout += 1
         else:
             self.stats.by_time_change += 1
+        return self._epoch(g, by == "bit")
+
+    def _epoch(self, g: _Group, complete: bool) -> Epoch:
         return Epoch(g.time, merge_obs(g.msgs, g.time, self.station), tuple(sorted(g.systems)),
-                     by == "bit", self.meta, tuple(m.msg_type for m in g.msgs))
+                     complete, self.meta, tuple(m.msg_type for m in g.msgs))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class EpochMessages:
+    """The observation messages of one epoch, not merged (see :class:`MessageGrouper`)."""
+
+    time: GPSTime
+    msgs: tuple
+
+
+class MessageGrouper(EpochBuilder):
+    """An :class:`EpochBuilder` that hands out each epoch's messages unmerged.
+
+    :meth:`add`, :meth:`poll` and :meth:`flush` return :class:`EpochMessages`
+    instead of :class:`Epoch`; a batch converter stacks the rows of all of them
+    at once with :func:`stack_messages` (same rows as :func:`merge_obs`).
+    """
+
+    def _epoch(self, g: _Group, complete: bool) -> EpochMessages:
+        return EpochMessages(g.time, tuple(g.msgs))
+
+
+def epoch_parts(item) -> list:
+    """The row sources of an :class:`EpochMessages` (messages, in :func:`merge_obs` order) or an ObsEpoch."""
+    if not isinstance(item, EpochMessages):
+        return [item]
+    msgs = item.msgs
+    if len(msgs) == 1:
+        return list(msgs)
+    levels = [getattr(m, "msm", 0) for m in msgs]
+    return list(msgs) if levels == sorted(levels) else sorted(msgs, key=lambda m: getattr(m, "msm", 0))
+
+
+def needs_dedupe(parts: list) -> bool:
+    """True when two parts of one epoch may share a (satellite, signal): the same system twice."""
+    if len(parts) < 2:
+        return False
+    systems = [getattr(p, "system", None) for p in parts]
+    return None in systems or len(set(systems)) != len(systems)
+
+
+def stack_messages(parts: list, times: list):
+    """Stack the rows of observation messages / ObsEpochs, one pseudo-epoch per part.
+
+    Rows as :func:`merge_obs` makes them (MSM1-MSM3 ranges and phases NaN,
+    LLI bit 1 from the half-cycle flag); ``times[k]`` is part ``k``'s epoch.
+    Returns :class:`~vngeonet.rinex.writer.ObsRows` (not deduplicated).
+    """
+    from vngeonet.rinex.writer import ObsRows, _cat
+
+    counts = np.fromiter((len(p.sat) for p in parts), dtype=np.int64, count=len(parts))
+    ep_row0 = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=ep_row0[1:])
+    n = int(ep_row0[-1])
+    if all(hasattr(p, "half_cycle") for p in parts):
+        lli = _lli_of(_cat([p.half_cycle for p in parts], bool, n))
+    else:
+        lli = _cat([_lli_of(p.half_cycle) if hasattr(p, "half_cycle") else p.lli for p in parts], np.uint8, n)
+    f8 = np.float64
+    return ObsRows(list(times), ep_row0, _cat([p.sat for p in parts], "<U3", n),
+                   _cat([p.sig for p in parts], "<U2", n), _cat([_column(p, "pr_m") for p in parts], f8, n),
+                   _cat([_column(p, "cp_cyc") for p in parts], f8, n), _cat([p.dop_hz for p in parts], f8, n),
+                   _cat([p.cn0_dbhz for p in parts], f8, n), lli, _cat([p.lock_s for p in parts], f8, n))
 
 
 def merge_obs(msgs: list, time: GPSTime, station: str) -> ObsEpoch:

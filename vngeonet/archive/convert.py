@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 
-from vngeonet.epochs import EpochBuilder
+from vngeonet.epochs import EpochBuilder, EpochMessages, MessageGrouper
 from vngeonet.errors import FormatError
 from vngeonet.gnss.time import GPSTime
 
@@ -66,7 +66,7 @@ def _is_ubx(data: bytes) -> bool:
     return head.count(b"\xb5\x62") > 2 * head.count(b"\xd3\x00") + 2
 
 
-def _rtcm_epochs(data: bytes, builder: EpochBuilder, res: ConvertResult, source: str):
+def _rtcm_epochs(data: bytes, builder, res: ConvertResult, source: str):
     from vngeonet.rtcm.decode import DecodeStats, decode_frames
     from vngeonet.rtcm.framer import iter_frames
 
@@ -134,9 +134,18 @@ def _ubx_epochs(data: bytes, builder: EpochBuilder, res: ConvertResult):
 
 
 def read_epochs(inputs, *, station: str = "", config=None, date=None, res: ConvertResult | None = None):
-    """Decode ``inputs`` into (observation epochs, builder, result)."""
+    """Decode ``inputs`` into (observation epochs as ObsEpoch, builder, result)."""
+    return _read(inputs, EpochBuilder, station=station, config=config, date=date, res=res)
+
+
+def _read(inputs, builder_cls, *, station: str = "", config=None, date=None, res: ConvertResult | None = None):
+    """Decode ``inputs`` with a builder of class ``builder_cls``; see :func:`read_epochs`.
+
+    With :class:`~vngeonet.epochs.MessageGrouper` the RTCM epochs come as
+    :class:`~vngeonet.epochs.EpochMessages` (UBX ones stay ObsEpochs).
+    """
     res = res or ConvertResult()
-    builder = EpochBuilder(station, config=config, approx_time=approx_from_date(date))
+    builder = builder_cls(station, config=config, approx_time=approx_from_date(date))
     if date is not None:
         res.date_source = "command line"
     obs = []
@@ -151,14 +160,18 @@ def read_epochs(inputs, *, station: str = "", config=None, date=None, res: Conve
             res.date_source = res.date_source or "UBX RXM-RAWX week"
         else:
             before = builder.ctx.approx_time
-            obs += [e.obs for e in _rtcm_epochs(data, builder, res, str(path))]
+            obs += [_obs(e) for e in _rtcm_epochs(data, builder, res, str(path))]
             if not res.date_source and before is None and builder.ctx.approx_time is not None:
                 res.date_source = "stream (1013/1042/1045/1046/1020)"
-    obs += [e.obs for e in builder.flush()]
+    obs += [_obs(e) for e in builder.flush()]
     res.bds_gps_stamped = builder.bds_gps_stamped
     res.dropped_undated = builder.stats.dropped_unresolved
     res.ephemerides = len(builder.ephemerides())
     return obs, builder, res
+
+
+def _obs(e):
+    return e if isinstance(e, EpochMessages) else e.obs
 
 
 def _span_s(first: GPSTime, last: GPSTime) -> int:
@@ -207,7 +220,7 @@ def convert(inputs, outdir, *, version: int = 3, interval_s: float | None = None
     )
 
     res = ConvertResult()
-    obs, builder, res = read_epochs(inputs, station=station, config=config, date=date, res=res)
+    obs, builder, res = _read(inputs, MessageGrouper, station=station, config=config, date=date, res=res)
     res.epochs = len(obs)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -248,27 +261,40 @@ def _write(path: Path, data: bytes | str, compress: bool, *, hatanaka: bool) -> 
     atomic_write(path, compress_rinex(data, hatanaka=hatanaka) if compress else data)
 
 
-def merge_epochs(obs: list, interval_s: float | None = None):
+def merge_epochs(items: list, interval_s: float | None = None):
     """Epochs sorted by time, those less than 0.5 ms apart merged, decimated, stacked.
 
+    ``items`` are ObsEpochs or :class:`~vngeonet.epochs.EpochMessages`.
     Merging keeps the union of the rows; on a (satellite, signal) present in
     several of them the later epoch's row wins (as
     :func:`~vngeonet.rinex.writer.merge_same_time`), and the merged epoch has
     the first one's time.  Returns :class:`~vngeonet.rinex.writer.ObsRows`.
     """
-    from vngeonet.rinex.writer import on_interval, stack_epochs, unique_rows
+    from vngeonet.epochs import epoch_parts, needs_dedupe, stack_messages
+    from vngeonet.rinex.writer import collapse_rows, on_interval, unique_rows
 
-    obs = sorted(obs, key=lambda o: o.time.seconds)
+    items = sorted(items, key=lambda o: o.time.seconds)
     groups: list = []
-    for o in obs:
+    for o in items:
         if groups and abs(groups[-1][0].time - o.time) < 5e-4:
             groups[-1].append(o)
         else:
             groups.append([o])
-    groups = [g for g in groups if on_interval(g[0].time, interval_s)]
-    if all(len(g) == 1 for g in groups):
-        return stack_epochs([g[0] for g in groups])
-    return unique_rows(stack_epochs([o for g in groups for o in g]), [len(g) for g in groups])
+    parts, part_times, sizes, dedupe = [], [], [], False
+    for g in groups:
+        if not on_interval(g[0].time, interval_s):
+            continue
+        n0 = len(parts)
+        for item in g:
+            p = epoch_parts(item)
+            dedupe = dedupe or needs_dedupe(p)
+            parts += p
+            part_times += [item.time] * len(p)
+        sizes.append(len(parts) - n0)
+        dedupe = dedupe or len(g) > 1
+    times = [g[0].time for g in groups if on_interval(g[0].time, interval_s)]
+    rows = stack_messages(parts, part_times)
+    return unique_rows(rows, sizes, times) if dedupe else collapse_rows(rows, sizes, times)
 
 
 def _guess_interval(times: list) -> float | None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 import numpy as np
 
@@ -257,6 +258,7 @@ def _tables(obs_types: dict) -> dict:
 
 
 _LAYOUT_CACHE: dict = {}
+_DTYPE = attrgetter("dtype")
 
 
 def obs_layout(obs_types: dict) -> tuple:
@@ -336,8 +338,24 @@ class ObsRows:
     lock_s: np.ndarray
 
 
-def _cat(arrays, dtype):
-    return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(0, dtype)
+def _cat(arrays, dtype, n: int | None = None):
+    """Concatenation of many small 1-D arrays as ``dtype`` (read-only when joined as bytes).
+
+    Joining the raw buffers costs about half of ``np.concatenate``'s per-array
+    overhead; it is used only when every array already has ``dtype``, is
+    contiguous and the total is ``n`` elements.
+    """
+    if not arrays:
+        return np.zeros(0, dtype)
+    dt = np.dtype(dtype)
+    if n is not None and len(arrays) > 64 and set(map(_DTYPE, arrays)) == {dt}:
+        try:
+            out = np.frombuffer(b"".join(arrays), dtype=dt)
+        except (BufferError, TypeError, ValueError):
+            out = None
+        if out is not None and len(out) == n:
+            return out
+    return np.concatenate(arrays).astype(dt, copy=False)
 
 
 def stack_epochs(obs_list) -> ObsRows:
@@ -465,12 +483,22 @@ def lli_batch(obs_list) -> list[np.ndarray]:
     return np.split(lli_rows(rows), rows.ep_row0[1:-1])
 
 
-def unique_rows(rows: ObsRows, group_sizes) -> ObsRows:
+def collapse_rows(rows: ObsRows, group_sizes, times=None) -> ObsRows:
+    """Join consecutive epochs of stacked rows without deduplication (``group_sizes[i]`` -> epoch ``i``)."""
+    first = np.zeros(len(group_sizes) + 1, dtype=np.int64)
+    np.cumsum(np.asarray(group_sizes, dtype=np.int64), out=first[1:])
+    if times is None:
+        times = [rows.times[i] for i in first[:-1].tolist()]
+    return ObsRows(list(times), rows.ep_row0[first], rows.sat, rows.sig, rows.pr_m, rows.cp_cyc, rows.dop_hz,
+                   rows.cn0_dbhz, rows.lli, rows.lock_s)
+
+
+def unique_rows(rows: ObsRows, group_sizes, times=None) -> ObsRows:
     """Merge consecutive epochs of stacked rows: ``group_sizes[i]`` epochs become epoch ``i``.
 
-    A merged epoch has its first epoch's time and one row per (satellite,
-    signal): the last one, as :func:`merge_same_time` applied in order; rows
-    come sorted by satellite and signal.
+    A merged epoch has its first epoch's time (or ``times[i]``) and one row
+    per (satellite, signal): the last one, as :func:`merge_same_time` applied
+    in order; rows come sorted by satellite and signal.
     """
     sizes = np.asarray(group_sizes, dtype=np.int64)
     first = np.zeros(len(sizes) + 1, dtype=np.int64)
@@ -486,7 +514,9 @@ def unique_rows(rows: ObsRows, group_sizes) -> ObsRows:
     idx = order[last]
     ep_row0 = np.zeros(len(sizes) + 1, dtype=np.int64)
     np.cumsum(np.bincount(row_group[idx], minlength=len(sizes)), out=ep_row0[1:])
-    return ObsRows([rows.times[i] for i in first[:-1].tolist()], ep_row0, rows.sat[idx], rows.sig[idx],
+    if times is None:
+        times = [rows.times[i] for i in first[:-1].tolist()]
+    return ObsRows(list(times), ep_row0, rows.sat[idx], rows.sig[idx],
                    rows.pr_m[idx], rows.cp_cyc[idx], rows.dop_hz[idx], rows.cn0_dbhz[idx], rows.lli[idx],
                    rows.lock_s[idx])
 
