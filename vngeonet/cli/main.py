@@ -22,7 +22,19 @@ def version_text() -> str:
     return f"vngeonet {vngeonet.__version__} (kernels: {kernels.BACKEND}; {per})"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_modules() -> list[str]:
+    import vngeonet.cli as pkg
+
+    return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__)
+                  if m.name != "main" and not m.name.startswith("_"))
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; ``only``: register just that command (its module has its name).
+
+    Registering one command instead of all keeps start-up short: a command's module, and
+    the help texts of the others, are not loaded for nothing.
+    """
     parser = argparse.ArgumentParser(
         prog="vngeonet",
         description="GNSS reference-station network software: RTCM 3, NTRIP, RINEX, positioning.",
@@ -30,20 +42,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print version and kernel backend")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    import vngeonet.cli as pkg
-
-    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
-        if info.name == "main" or info.name.startswith("_"):
+    for name in _command_modules():
+        if only is not None and name != only:
             continue
-        mod = importlib.import_module(f"vngeonet.cli.{info.name}")
+        mod = importlib.import_module(f"vngeonet.cli.{name}")
         register = getattr(mod, "register", None)
         if register is not None:
             register(sub)
     return parser
 
 
+def _invoked_command(argv: list[str]) -> str | None:
+    """The command word of ``argv`` when it names a command module, else None (full parser)."""
+    for arg in argv:
+        if arg.startswith("-"):
+            if arg in ("-h", "--help", "--version"):
+                return None
+            continue
+        return arg if arg in _command_modules() else None
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_invoked_command(argv))
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
