@@ -57,7 +57,7 @@ def _ours(path: Path, repeat: int) -> dict:
         t3 = time.perf_counter()
         unpacks.append(t2 - t1)
         parses.append(t3 - t2)
-    crx = "vngeonet crx_to_rnx kernel" if (not kernels.PUREPYTHON and kernels.compiled("rinex_obs")) \
+    crx = "vngeonet crx_to_rnx kernel" if (not kernels.PUREPYTHON and kernels.compiled("crx")) \
         else "hatanaka package (RNXCMP crx2rnx)"
     return {
         "backend": kernels.backends().get("rinex_obs"), "layers": layers, "crx_expander": crx, "bytes_text": len(text),

@@ -10,7 +10,7 @@ RFC 1952 (gzip); the LZW ``compress`` format (magic 0x1F 0x9D); PKWARE APPNOTE
 (zip); Y. Hatanaka, "A Compression Format and Tools for GNSS Observation Data",
 Bull. GSI 55 (2008) — Compact RINEX 1.0 (RINEX 2) and 3.0 (RINEX 3/4).
 
-Compact RINEX is expanded by the compiled ``rinex_obs`` kernel
+Compact RINEX is expanded by the compiled ``crx`` kernel
 (``crx_to_rnx``, byte-identical to RNXCMP ``crx2rnx`` on every CRX file of the
 test data, 3-5x faster than calling it); without the compiled kernel the
 ``hatanaka`` package (RNXCMP ``crx2rnx`` run as a subprocess) is used, and the
@@ -90,12 +90,12 @@ def _unzip(data: bytes) -> bytes:
 def _crx2rnx(data: bytes) -> bytes:
     from vngeonet import kernels
 
-    if not kernels.PUREPYTHON and kernels.compiled("rinex_obs") is not None:
-        return kernels.get("rinex_obs").crx_to_rnx(data)
+    if not kernels.PUREPYTHON and kernels.compiled("crx") is not None:
+        return kernels.get("crx").crx_to_rnx(data)
     try:
         import hatanaka
     except ImportError:
-        return kernels.python("rinex_obs").crx_to_rnx(data)
+        return kernels.python("crx").crx_to_rnx(data)
     import warnings
 
     with warnings.catch_warnings():
