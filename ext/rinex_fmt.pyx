@@ -5,11 +5,13 @@ See the twin for the layout tables, the F14.3 rounding rule and the
 references (RINEX 3.05 §5.1, Table A3; RINEX 4.00 Table A4).
 """
 
-from libc.math cimport floor, rint, fabs, signbit
-from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint32_t
-from libc.stdlib cimport free, malloc, realloc
+from libc.math cimport fabs, floor, isinf, isnan, rint, signbit
+from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcpy, memset
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize, _PyBytes_Resize
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF, Py_XDECREF
 
 import numpy as np
 
@@ -17,49 +19,75 @@ cdef double _LOW = -999999999.999
 cdef double _HIGH = 9999999999.999
 
 
+cdef char _D2[200]  # "00" "01" ... "99"
+
+
+cdef void _init_digits() noexcept:
+    cdef int k
+    for k in range(100):
+        _D2[2 * k] = 48 + k // 10
+        _D2[2 * k + 1] = 48 + k % 10
+
+
+_init_digits()
+
+
 cdef inline void _f14_3(char* out, double v) noexcept nogil:
     """F14.3 of a finite value into out[0:14] (already blank)."""
     cdef double a = fabs(v)
     cdef double ip = floor(a)
     cdef double fr = rint((a - ip) * 1000.0)
-    cdef int64_t i
-    cdef int f, pos
+    cdef uint64_t i, q
+    cdef int f, pos, d
     if fr >= 1000.0:
         ip += 1.0
         fr -= 1000.0
-    i = <int64_t>ip
+    i = <uint64_t>ip
     f = <int>fr
-    out[13] = 48 + f % 10
-    out[12] = 48 + (f // 10) % 10
     out[11] = 48 + f // 100
+    out[12] = _D2[2 * (f % 100)]
+    out[13] = _D2[2 * (f % 100) + 1]
     out[10] = 46
-    pos = 9
-    while True:
-        out[pos] = 48 + <int>(i % 10)
-        i //= 10
+    pos = 9  # last integer digit
+    while i >= 100:
+        q = i // 100
+        d = <int>(i - q * 100)
+        out[pos - 1] = _D2[2 * d]
+        out[pos] = _D2[2 * d + 1]
+        pos -= 2
+        i = q
+    if i >= 10:
+        out[pos - 1] = _D2[2 * i]
+        out[pos] = _D2[2 * i + 1]
+        pos -= 2
+    else:
+        out[pos] = 48 + <int>i
         pos -= 1
-        if i == 0 or pos < 0:
-            break
     if signbit(v) and pos >= 0:
         out[pos] = 45
 
 
 cdef struct Buf:
+    PyObject* obj  # a bytes object used as the output buffer (owned reference)
     char* p
     Py_ssize_t n
     Py_ssize_t cap
 
 
 cdef int _reserve(Buf* b, Py_ssize_t extra) except -1:
+    """Make room for ``extra`` more bytes (the bytes object grows in place when it can)."""
     cdef Py_ssize_t cap
-    cdef char* q
+    cdef object o
     if b.n + extra <= b.cap:
         return 0
     cap = max(2 * b.cap, b.n + extra + 65536)
-    q = <char*>realloc(b.p, cap)
-    if q == NULL:
-        raise MemoryError()
-    b.p, b.cap = q, cap
+    if b.obj == NULL:
+        o = PyBytes_FromStringAndSize(NULL, cap)
+        Py_INCREF(o)
+        b.obj = <PyObject*>o
+    else:
+        _PyBytes_Resize(&b.obj, cap)
+    b.p, b.cap = PyBytes_AS_STRING(<object>b.obj), cap
     return 0
 
 
@@ -160,10 +188,11 @@ def format_obs_records(list heads, const int64_t[::1] ep_row0, const uint32_t[:,
         vals[0], vals[1], vals[2], vals[3] = &pr_m[0], &cp_cyc[0], &dop_hz[0], &cn0_dbhz[0]
     key = <int64_t*>malloc((maxrows + 1) * sizeof(int64_t))
     idx = <int64_t*>malloc((maxrows + 1) * sizeof(int64_t))
-    buf.p, buf.n, buf.cap = NULL, 0, 0
+    buf.obj, buf.p, buf.n, buf.cap = NULL, NULL, 0, 0
     try:
         if key == NULL or idx == NULL:
             raise MemoryError()
+        _reserve(&buf, 70 * n + 48 * n_ep)  # 4 fields of 16 per row + line ends, epoch lines: rarely grown
         for e in range(n_ep):
             r0, r1 = ep_row0[e], ep_row0[e + 1]
             m = 0
@@ -205,8 +234,85 @@ def format_obs_records(list heads, const int64_t[::1] ep_row0, const uint32_t[:,
                 line[cut] = 10
                 buf.n += cut + 1
                 a = b
-        return PyBytes_FromStringAndSize(buf.p, buf.n) if buf.n else b""
+        if buf.n == 0:
+            return b""
+        _PyBytes_Resize(&buf.obj, buf.n)
+        out = <object>buf.obj
+        return out
     finally:
         free(key)
         free(idx)
-        free(buf.p)
+        Py_XDECREF(buf.obj)
+
+
+cdef struct Slot:
+    uint64_t key
+    double t
+    double lock
+    int used
+
+
+cdef Slot* _grow(Slot* old, Py_ssize_t old_cap, Py_ssize_t cap) noexcept nogil:
+    """A table of ``cap`` slots (power of two) holding the entries of ``old``; NULL when out of memory."""
+    cdef Slot* new = <Slot*>calloc(cap, sizeof(Slot))
+    cdef Py_ssize_t i, h
+    if new == NULL:
+        return NULL
+    for i in range(old_cap):
+        if old[i].used:
+            h = <Py_ssize_t>((old[i].key * 0x9E3779B97F4A7C15ULL) >> 20) & (cap - 1)
+            while new[h].used:
+                h = (h + 1) & (cap - 1)
+            new[h] = old[i]
+    return new
+
+
+def lock_slips(const int64_t[::1] ep_row0, const double[::1] t_ep, const uint32_t[:, ::1] sat,
+               const uint32_t[:, ::1] sig, const double[::1] lock_s):
+    """See vngeonet/kernels/rinex_fmt.py."""
+    cdef Py_ssize_t n_ep = ep_row0.shape[0] - 1
+    cdef Py_ssize_t n = ep_row0[n_ep] if n_ep >= 0 else 0
+    cdef Py_ssize_t cap = 1024, count = 0, e, r, h
+    cdef Slot* tab
+    cdef Slot* bigger
+    cdef uint64_t key
+    cdef double t, lk, dt
+    if n_ep < 0 or t_ep.shape[0] < n_ep or sat.shape[0] < n or sig.shape[0] < n or lock_s.shape[0] < n:
+        raise ValueError("lock_slips: arrays shorter than ep_row0 says")
+    for e in range(n_ep):
+        if ep_row0[e + 1] < ep_row0[e] or ep_row0[e] < 0:
+            raise ValueError("lock_slips: ep_row0 must not decrease")
+    out = np.zeros(n, dtype=np.uint8)
+    cdef uint8_t[::1] flag = out
+    tab = <Slot*>calloc(cap, sizeof(Slot))
+    if tab == NULL:
+        raise MemoryError()
+    try:
+        for e in range(n_ep):
+            t = t_ep[e]
+            for r in range(ep_row0[e], ep_row0[e + 1]):
+                key = (((<uint64_t>sat[r, 0] << 14) | (<uint64_t>sat[r, 1] << 7) | sat[r, 2]) << 14) \
+                    | (((<uint64_t>sig[r, 0] << 7) | sig[r, 1]) & 0x3FFF)
+                h = <Py_ssize_t>((key * 0x9E3779B97F4A7C15ULL) >> 20) & (cap - 1)
+                while tab[h].used and tab[h].key != key:
+                    h = (h + 1) & (cap - 1)
+                lk = lock_s[r]
+                if tab[h].used:
+                    dt = t - tab[h].t
+                    if not isnan(lk) and not isinf(lk) and (lk < dt - 1e-6 or (lk < tab[h].lock - 1e-6 and lk < dt + tab[h].lock)):
+                        flag[r] = 1
+                else:
+                    tab[h].used = 1
+                    tab[h].key = key
+                    count += 1
+                tab[h].t = t
+                tab[h].lock = lk
+                if 2 * count > cap:
+                    bigger = _grow(tab, cap, 4 * cap)
+                    if bigger == NULL:
+                        raise MemoryError()
+                    free(tab)
+                    tab, cap = bigger, 4 * cap
+        return out
+    finally:
+        free(tab)

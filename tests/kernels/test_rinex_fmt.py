@@ -156,3 +156,53 @@ def test_f14_3_matches_printf_but_at_ties():
     ours = [row.tobytes().decode() for row in f14_3(v)]
     diff = [(a, f"{x:14.3f}") for a, x in zip(ours, v) if a != f"{x:14.3f}"]
     assert len(diff) <= 2 and all(abs(float(a) - float(b)) <= 0.0011 for a, b in diff)
+
+
+def _slips(impl, rows):
+    t_ep = np.array([t.seconds for t in rows.times])
+    return kernels.get("rinex_fmt", impl).lock_slips(rows.ep_row0, t_ep, rows.sat.view(np.uint32).reshape(-1, 3),
+                                                     rows.sig.view(np.uint32).reshape(-1, 2), rows.lock_s)
+
+
+@pytest.mark.parametrize("impl", impl_param("rinex_fmt"))
+def test_lock_slips_equal_lock_tracker(impl):
+    """Kernel flags = LockTracker epoch by epoch, on a real capture and on random lock times (NaN);
+    the twin and the compiled kernel also agree with infinite lock times."""
+    from vngeonet.archive.convert import read_epochs
+    from vngeonet.model import ObsEpoch
+    from vngeonet.rinex.writer import LockTracker
+
+    obs, _, _ = read_epochs([data_path(CAPTURES[0])])
+    rng = np.random.default_rng(3)
+    fake = []
+    for k in range(300):
+        n = int(rng.integers(0, 30))
+        lock = rng.choice([0.0, 1.0, 5.0, 30.0, 100.0, np.nan], n) + rng.uniform(0, 3, n)
+        sat = rng.choice(["G01", "G02", "E05", "R07", "C30"], n)
+        fake.append(ObsEpoch(GPSTime(2328, 10.0 + k * rng.choice([0.5, 1.0, 7.0])), "T", sat,
+                             rng.choice(["1C", "2W", "5Q"], n), *(np.zeros(n),) * 4, np.zeros(n, np.uint8), lock))
+    fake.sort(key=lambda o: o.time.seconds)
+    for epochs in (obs, fake):
+        tracker = LockTracker()
+        want = np.concatenate([tracker.lli(o) & 1 for o in epochs])
+        got = _slips(impl, stack_epochs(epochs))
+        assert got.dtype == np.uint8 and (epochs is obs or got.sum() > 50)
+        np.testing.assert_array_equal(got, want)
+    rows = stack_epochs(fake)
+    lock = rows.lock_s.copy()
+    lock[::7], lock[3::11] = np.inf, -np.inf
+    rows = type(rows)(*[lock if f == "lock_s" else getattr(rows, f) for f in rows.__slots__])
+    np.testing.assert_array_equal(_slips(impl, rows), _slips("python", rows))
+
+
+def test_lli_rows_epochs_out_of_time_order():
+    from vngeonet.archive.convert import read_epochs
+    from vngeonet.rinex.writer import lli_rows
+
+    obs, _, _ = read_epochs([data_path(CAPTURES[0])])
+    rows = stack_epochs(obs)
+    want = lli_rows(rows)
+    perm = np.random.default_rng(5).permutation(len(obs))
+    shuffled = lli_rows(stack_epochs([obs[k] for k in perm]))
+    np.testing.assert_array_equal(shuffled, np.concatenate(
+        [want[rows.ep_row0[k]:rows.ep_row0[k + 1]] for k in perm]))

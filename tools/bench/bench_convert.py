@@ -9,7 +9,10 @@ Two inputs, both made only of real frames:
    ephemerides) re-timed bit-exactly into one continuous hour at 1 Hz (109 copies).
 
 Both tools convert the same bytes to RINEX 3 obs + nav, timed end to end (process
-start to files written, best of ``--runs``).  convbin is RTKLIB 2.4.3's, built
+start to files written, best of ``--runs``, after one untimed warm-up run of each).
+Python's bytecode is cached in a temporary ``PYTHONPYCACHEPREFIX`` as an installed
+package has it (this environment sets ``PYTHONDONTWRITEBYTECODE=1``, which makes every
+start-up recompile all modules, ~0.1 s); ``--no-bytecode-cache`` measures that way.  convbin is RTKLIB 2.4.3's, built
 from source in /tmp (never committed); pass its path with ``--convbin``.
 Messages are counted by vngeonet's framer (CRC-valid frames).
 
@@ -61,11 +64,19 @@ def count_messages(path: Path) -> int:
     return sum(1 for _ in iter_frames(path.read_bytes()))
 
 
-def run_ours(path: Path, date: str, out: Path) -> float:
+def run_ours(path: Path, date: str, out: Path, env: dict) -> float:
     t = time.perf_counter()
     subprocess.run([sys.executable, "-m", "vngeonet", "convert", str(path), "-o", str(out), "--date", date],
-                   check=True, capture_output=True, cwd=REPO)
+                   check=True, capture_output=True, cwd=REPO, env=env)
     return time.perf_counter() - t
+
+
+def child_env(tmp: Path, cache: bool) -> dict:
+    env = dict(os.environ)
+    if cache:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+    return env
 
 
 def run_convbin(convbin: str, path: Path, date: str, out: Path) -> float:
@@ -83,18 +94,24 @@ def main() -> int:
     ap.add_argument("--convbin", default="/tmp/rtklib/app/consapp/convbin/gcc/convbin")
     ap.add_argument("--repeat", type=int, default=4)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--no-bytecode-cache", action="store_true", help="recompile every module at each start")
     args = ap.parse_args()
     have_cb = shutil.which(args.convbin) is not None or Path(args.convbin).exists()
     from vngeonet import kernels
 
-    print(f"vngeonet kernels: {kernels.BACKEND}; convbin: {args.convbin if have_cb else 'not built'}")
+    cache = not args.no_bytecode_cache
+    print(f"vngeonet kernels: {kernels.BACKEND}; bytecode cache: {'yes' if cache else 'no'}; "
+          f"convbin: {args.convbin if have_cb else 'not built'}")
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
+        env = child_env(tmp, cache)
         for name, (path, date) in make_inputs(tmp, args.repeat).items():
             n = count_messages(path)
-            ours = min(run_ours(path, date, tmp / f"o_{name}_{k}") for k in range(args.runs))
+            run_ours(path, date, tmp / f"o_{name}_warm", env)
+            ours = min(run_ours(path, date, tmp / f"o_{name}_{k}", env) for k in range(args.runs))
             line = f"{name:7s} {n:7d} msgs  vngeonet {ours:6.2f} s = {n / ours:9.0f} msg/s"
             if have_cb:
+                run_convbin(args.convbin, path, date, tmp / f"c_{name}_warm")
                 cb = min(run_convbin(args.convbin, path, date, tmp / f"c_{name}_{k}") for k in range(args.runs))
                 line += f"  | convbin {cb:6.2f} s = {n / cb:9.0f} msg/s  | ratio vngeonet/convbin {cb / ours:5.2f}"
             else:

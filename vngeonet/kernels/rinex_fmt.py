@@ -165,3 +165,44 @@ def _assemble(heads, n_ep: int, line_ep, line_sat, cells) -> bytes:
             out.append(b"\n")
         j += n
     return b"".join(out)
+
+
+def lock_slips(ep_row0, t_ep, sat, sig, lock_s) -> np.ndarray:
+    """Loss-of-lock flags from lock times: (n,) uint8, 1 where a slip may have happened.
+
+    Each row is compared with the previous row of the same (satellite, signal)
+    in row order (epochs in time order): a slip when its lock time ``lock`` is
+    shorter than the time ``dt`` since that row (minus 1 us), or decreased
+    (by more than 1 us) while ``lock < dt + previous lock``.  NaN lock times
+    never flag.  RINEX 3.05 §5.3 (LLI bit 0).
+
+    Parameters
+    ----------
+    ep_row0 : int64 (n_epoch + 1,)
+        Row offsets of the epochs.
+    t_ep : float64 (n_epoch,)
+        Epoch times, s (any origin).
+    sat, sig : uint32 (n, 3), (n, 2)
+        Satellite and signal code points.
+    lock_s : float64 (n,)
+        Lock times, s.
+    """
+    ep_row0 = np.asarray(ep_row0, dtype=np.int64)
+    n = int(ep_row0[-1])
+    sat = np.asarray(sat, dtype=np.uint32)[:n].astype(np.int64)
+    sig = np.asarray(sig, dtype=np.uint32)[:n].astype(np.int64)
+    t = np.repeat(np.asarray(t_ep, dtype=np.float64)[:len(ep_row0) - 1], np.diff(ep_row0))
+    key = (((sat[:, 0] << 14) | (sat[:, 1] << 7) | sat[:, 2]) << 14) | (((sig[:, 0] << 7) | sig[:, 1]) & 0x3FFF)
+    lock = np.asarray(lock_s, dtype=np.float64)[:n]
+    order = np.argsort(key, kind="stable")
+    k, tt, lk = key[order], t[order], lock[order]
+    same = np.zeros(n, dtype=bool)
+    same[1:] = k[1:] == k[:-1]
+    dt = tt - np.roll(tt, 1)
+    prev_lock = np.roll(lk, 1)
+    with np.errstate(invalid="ignore"):
+        slip = (lk < dt - 1e-6) | ((lk < prev_lock - 1e-6) & (lk < dt + prev_lock))
+    slip &= same & np.isfinite(lk)
+    out = np.zeros(n, dtype=np.uint8)
+    out[order] = slip
+    return out

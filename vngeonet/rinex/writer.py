@@ -372,11 +372,12 @@ def stack_epochs(obs_list) -> ObsRows:
 
 def signal_keys(rows: ObsRows) -> set:
     """Distinct (system, signal) pairs of stacked rows (vectorised, no sort)."""
-    sat = rows.sat.view(np.uint32).reshape(-1, 3)[:, 0].astype(np.int64)
-    sig = rows.sig.view(np.uint32).reshape(-1, 2).astype(np.int64)
-    ok = (sat < 128) & (sig[:, 0] < 128) & (sig[:, 1] < 128)
+    s0 = np.ascontiguousarray(rows.sat).view(np.uint32)[::3]
+    g = np.ascontiguousarray(rows.sig).view(np.uint32)
+    code = (s0 << 14) | (g[::2] << 7) | g[1::2]
+    ok = (s0 < 128) & (g[::2] < 128) & (g[1::2] < 128)
     seen = np.zeros(1 << 21, dtype=bool)
-    seen[(sat[ok] << 14) | (sig[ok, 0] << 7) | sig[ok, 1]] = True
+    seen[code if ok.all() else code[ok]] = True
     return {(chr(c >> 14), chr((c >> 7) & 127) + chr(c & 127)) for c in np.flatnonzero(seen).tolist()}
 
 
@@ -447,32 +448,29 @@ class LockTracker:
 
 
 def lli_rows(rows: ObsRows) -> np.ndarray:
-    """:class:`LockTracker` applied to stacked epochs at once (vectorised, same result); (n,) uint8."""
+    """:class:`LockTracker` applied to stacked epochs at once (same result); (n,) uint8."""
+    from vngeonet import kernels
+
     out = rows.lli.astype(np.uint8)
     if len(out) == 0:
         return out
     t_ep = np.array([t.seconds for t in rows.times], dtype=np.float64)
-    t = np.repeat(t_ep, np.diff(rows.ep_row0))
-    _, satk, sigk = _keys(rows.sat, rows.sig)
-    key = (satk << 14) | (sigk & ((1 << 14) - 1))
-    lock = rows.lock_s
-    if np.all(t_ep[1:] >= t_ep[:-1]):
-        order = np.argsort(key, kind="stable")  # rows are in time order already: same as lexsort((t, key))
-    else:
-        order = np.lexsort((t, key))
-    k, tt, lk = key[order], t[order], lock[order]
-    same = np.zeros(len(k), dtype=bool)
-    same[1:] = k[1:] == k[:-1]
-    prev_t = np.roll(tt, 1)
-    prev_lock = np.roll(lk, 1)
-    dt = tt - prev_t
-    with np.errstate(invalid="ignore"):
-        slip = (lk < dt - 1e-6) | ((lk < prev_lock - 1e-6) & (lk < dt + prev_lock))
-    slip &= same & np.isfinite(lk)
-    flags = np.zeros(len(k), dtype=np.uint8)
-    flags[order] = slip.astype(np.uint8)
-    out |= flags
-    return out
+    order = None
+    if np.any(t_ep[1:] < t_ep[:-1]):  # the kernel compares rows in row order: put the epochs in time order
+        order = np.argsort(t_ep, kind="stable")
+        idx = np.concatenate([np.arange(rows.ep_row0[k], rows.ep_row0[k + 1]) for k in order.tolist()])
+        inv = np.empty_like(idx)
+        inv[idx] = np.arange(len(idx))
+        counts = np.diff(rows.ep_row0)[order]
+        ep_row0 = np.concatenate([[0], np.cumsum(counts)])
+        rows = ObsRows([rows.times[k] for k in order.tolist()], ep_row0, rows.sat[idx], rows.sig[idx],
+                       rows.pr_m[idx], rows.cp_cyc[idx], rows.dop_hz[idx], rows.cn0_dbhz[idx], rows.lli[idx],
+                       rows.lock_s[idx])
+        t_ep = t_ep[order]
+    flags = kernels.get("rinex_fmt").lock_slips(
+        rows.ep_row0, t_ep, np.ascontiguousarray(rows.sat).view(np.uint32).reshape(-1, 3),
+        np.ascontiguousarray(rows.sig).view(np.uint32).reshape(-1, 2), np.ascontiguousarray(rows.lock_s, np.float64))
+    return out | (flags if order is None else flags[inv])
 
 
 def lli_batch(obs_list) -> list[np.ndarray]:
