@@ -12,45 +12,13 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStri
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 from libc.string cimport memset
 
+from bitread cimport field_value, read_bits
+
 cnp.import_array()
 
 KIND_UNSIGNED = 0
 KIND_SIGNED = 1
 KIND_SIGNMAG = 2
-
-
-cdef inline uint64_t _get(const unsigned char* p, Py_ssize_t pos, int n) noexcept nogil:
-    """n (1..64) bits from bit pos; caller checked the bounds."""
-    cdef uint64_t v = 0
-    cdef Py_ssize_t byte = pos >> 3
-    cdef int off = pos & 7
-    cdef int have = 8 - off
-    v = p[byte] & ((1 << have) - 1)
-    byte += 1
-    if have >= n:
-        return v >> (have - n)
-    n -= have
-    while n >= 8:
-        v = (v << 8) | p[byte]
-        byte += 1
-        n -= 8
-    if n:
-        v = (v << n) | (p[byte] >> (8 - n))
-    return v
-
-
-cdef inline int64_t _kind(uint64_t v, int n, int kind) noexcept nogil:
-    if n == 0:
-        return 0
-    if kind == 1:
-        if n < 64 and (v >> (n - 1)) & 1:
-            return <int64_t>(v | (~<uint64_t>0 << n))
-        return <int64_t>v
-    if kind == 2:
-        if (v >> (n - 1)) & 1:
-            return -<int64_t>(v & ((<uint64_t>1 << (n - 1)) - 1))
-        return <int64_t>v
-    return <int64_t>v
 
 
 cdef inline bytes _as_bytes(object buf):
@@ -60,38 +28,35 @@ cdef inline bytes _as_bytes(object buf):
     return bytes(memoryview(buf).cast("B"))
 
 
-def getbitu(buf, Py_ssize_t pos, int n):
-    """Unsigned integer from ``n`` bits of ``buf`` starting at bit ``pos`` (see the twin)."""
+cdef bytes _span(object buf, Py_ssize_t pos, int n):
+    """``buf`` as bytes once ``n`` (0..64) bits from bit ``pos`` are checked to lie in it; None when n == 0."""
     cdef Py_ssize_t nbytes
     cdef bytes b
-    cdef const unsigned char* p
     if n < 0 or n > 64:
         raise ValueError(f"bit field width {n} outside 0..64")
     if n == 0:
-        return 0
+        return None
     b = _as_bytes(buf)
     nbytes = PyBytes_GET_SIZE(b)
-    p = <const unsigned char*>PyBytes_AS_STRING(b)
     if pos < 0 or pos + n > nbytes * 8:
         raise IndexError(f"bit field {pos}+{n} beyond {nbytes * 8} bits")
-    return _get(p, pos, n)
+    return b
+
+
+def getbitu(buf, Py_ssize_t pos, int n):
+    """Unsigned integer from ``n`` bits of ``buf`` starting at bit ``pos`` (see the twin)."""
+    cdef bytes b = _span(buf, pos, n)
+    if b is None:
+        return 0
+    return read_bits(<const unsigned char*>PyBytes_AS_STRING(b), pos, n)
 
 
 def getbits(buf, Py_ssize_t pos, int n):
     """Two's complement signed integer from ``n`` bits (see :func:`getbitu`)."""
-    cdef Py_ssize_t nbytes
-    cdef bytes b
-    cdef const unsigned char* p
-    if n < 0 or n > 64:
-        raise ValueError(f"bit field width {n} outside 0..64")
-    if n == 0:
+    cdef bytes b = _span(buf, pos, n)
+    if b is None:
         return 0
-    b = _as_bytes(buf)
-    nbytes = PyBytes_GET_SIZE(b)
-    p = <const unsigned char*>PyBytes_AS_STRING(b)
-    if pos < 0 or pos + n > nbytes * 8:
-        raise IndexError(f"bit field {pos}+{n} beyond {nbytes * 8} bits")
-    return _kind(_get(p, pos, n), n, 1)
+    return field_value(read_bits(<const unsigned char*>PyBytes_AS_STRING(b), pos, n), n, 1)
 
 
 cdef cnp.ndarray _as_array(obj, int typenum):
@@ -141,7 +106,7 @@ def unpack_fields(buf, Py_ssize_t pos, widths, kinds):
             if wi == 0:
                 o[i] = 0
                 continue
-            o[i] = _kind(_get(d, p, wi), wi, k[i])
+            o[i] = field_value(read_bits(d, p, wi), wi, k[i])
             p += wi
     return out, p
 

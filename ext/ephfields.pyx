@@ -22,43 +22,14 @@ from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.stdlib cimport malloc, free
 from libc.math cimport NAN
 
+from bitread cimport field_value, read_bits
+
 cnp.import_array()
 
 cdef extern from "Python.h":
     object PyBaseObject_Type_new "PyBaseObject_Type.tp_new" (PyTypeObject*, object, PyObject*)
 
 _MEMBER_DESCRIPTOR = type(type("_Probe", (), {"__slots__": ("x",)}).x)
-
-
-cdef inline uint64_t _get(const unsigned char* p, Py_ssize_t pos, int n) noexcept nogil:
-    """n (1..64) bits from bit pos; the caller checked the bounds."""
-    cdef uint64_t v
-    cdef Py_ssize_t byte = pos >> 3
-    cdef int have = 8 - (pos & 7)
-    v = p[byte] & ((1 << have) - 1)
-    byte += 1
-    if have >= n:
-        return v >> (have - n)
-    n -= have
-    while n >= 8:
-        v = (v << 8) | p[byte]
-        byte += 1
-        n -= 8
-    if n:
-        v = (v << n) | (p[byte] >> (8 - n))
-    return v
-
-
-cdef inline int64_t _kind(uint64_t v, int n, int kind) noexcept nogil:
-    if kind == 1:
-        if n < 64 and (v >> (n - 1)) & 1:
-            return <int64_t>(v | (~<uint64_t>0 << n))
-        return <int64_t>v
-    if kind == 2:
-        if (v >> (n - 1)) & 1:
-            return -<int64_t>(v & ((<uint64_t>1 << (n - 1)) - 1))
-        return <int64_t>v
-    return <int64_t>v
 
 
 cdef class FieldPlan:
@@ -149,7 +120,7 @@ cdef class FieldPlan:
             if wi == 0:
                 o[i] = 0
             else:
-                o[i] = _kind(_get(d, p, wi), wi, self._k[i])
+                o[i] = field_value(read_bits(d, p, wi), wi, self._k[i])
                 p += wi
         cnp.PyArray_CLEARFLAGS(vals, cnp.NPY_ARRAY_WRITEABLE)
         ints = PyList_New(self.n_ints)
