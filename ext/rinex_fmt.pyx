@@ -1,8 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """RINEX observation records of many epochs in one call (compiled twin of vngeonet/kernels/rinex_fmt.py).
 
-See the twin for the layout tables, the F14.3 rounding rule and the
-references (RINEX 3.05 §5.1, Table A3; RINEX 4.00 Table A4).
+See the twin for the layout tables, the F14.3 rounding rule, the lock-time
+rule and the references (RINEX 3.05 §5.1, §5.3, Table A3; RINEX 4.00 Table A4).
 """
 
 from libc.math cimport fabs, floor, isinf, isnan, rint, signbit
@@ -14,6 +14,10 @@ from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 
 import numpy as np
+
+cimport numpy as cnp
+
+cnp.import_array()
 
 cdef double _LOW = -999999999.999
 cdef double _HIGH = 9999999999.999
@@ -316,3 +320,34 @@ def lock_slips(const int64_t[::1] ep_row0, const double[::1] t_ep, const uint32_
         return out
     finally:
         free(tab)
+
+
+def join_arrays(list arrays, dtype, Py_ssize_t n):
+    """See vngeonet/kernels/rinex_fmt.py."""
+    cdef cnp.dtype dt = np.dtype(dtype)
+    cdef Py_ssize_t total = n * dt.itemsize, pos = 0, nb
+    cdef cnp.ndarray arr
+    cdef char* dst
+    cdef int type_num = dt.type_num
+    cdef bint native = dt.isnative and dt.kind in "biufcU"
+    out = np.empty(n, dtype=dt)
+    dst = <char*>cnp.PyArray_DATA(out)
+    for a in arrays:
+        if not cnp.PyArray_Check(a):
+            raise ValueError("join_arrays: not an ndarray")
+        arr = <cnp.ndarray>a
+        if cnp.PyArray_SIZE(arr) == 0:
+            continue
+        if cnp.PyArray_NDIM(arr) != 1 or not cnp.PyArray_IS_C_CONTIGUOUS(arr) or \
+                (<void*>cnp.PyArray_DESCR(arr) != <void*>dt and not (
+                    cnp.PyArray_TYPE(arr) == type_num and cnp.PyArray_ITEMSIZE(arr) == dt.itemsize
+                    and native and cnp.PyArray_ISNOTSWAPPED(arr)) and arr.dtype != dt):
+            raise ValueError("join_arrays: every array must be 1-D, contiguous, of the dtype asked for")
+        nb = cnp.PyArray_NBYTES(arr)
+        if pos + nb > total:
+            raise ValueError("join_arrays: more elements than n")
+        memcpy(dst + pos, cnp.PyArray_DATA(arr), nb)
+        pos += nb
+    if pos != total:
+        raise ValueError("join_arrays: fewer elements than n")
+    return out

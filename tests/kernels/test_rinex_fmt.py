@@ -206,3 +206,20 @@ def test_lli_rows_epochs_out_of_time_order():
     shuffled = lli_rows(stack_epochs([obs[k] for k in perm]))
     np.testing.assert_array_equal(shuffled, np.concatenate(
         [want[rows.ep_row0[k]:rows.ep_row0[k + 1]] for k in perm]))
+
+
+@pytest.mark.parametrize("impl", impl_param("rinex_fmt"))
+def test_join_arrays(impl):
+    k = kernels.get("rinex_fmt", impl)
+    rng = np.random.default_rng(11)
+    parts = [rng.normal(size=int(rng.integers(0, 9))) for _ in range(300)] + [np.zeros(0, np.int32)]
+    n = sum(len(p) for p in parts)
+    np.testing.assert_array_equal(k.join_arrays(parts, np.float64, n), np.concatenate(parts[:-1]))
+    sats = [np.array(["G01", "E11", "C30"][:i % 4], dtype="<U3") for i in range(50)]
+    got = k.join_arrays(sats, "<U3", sum(len(s) for s in sats))
+    assert got.dtype == np.dtype("<U3") and got.tolist() == np.concatenate(sats).tolist()
+    assert k.join_arrays([], np.uint8, 0).shape == (0,)
+    for bad, n_bad in (([np.zeros(3, np.float32)], 3), ([np.zeros((2, 2))], 4), ([np.zeros(6)[::2]], 3),
+                       ([[1.0]], 1), ([np.zeros(3)], 2), ([np.zeros(3)], 4), ([np.array(["G01"])], 1)):
+        with pytest.raises(ValueError):
+            k.join_arrays(bad, np.float64, n_bad)

@@ -1,5 +1,9 @@
 """RINEX observation records of many epochs in one call (numpy twin of ``ext/rinex_fmt.pyx``).
 
+Three functions serve the batch converter: :func:`format_obs_records` (the
+data records), :func:`lock_slips` (loss-of-lock indicators from lock times)
+and :func:`join_arrays` (one array from the many small per-message arrays).
+
 :func:`format_obs_records` turns the rows of many epochs (one row per
 satellite and signal) into the data records of RINEX 3.05 / 4.00: an epoch
 line per epoch, then one line per satellite with one 16-character field per
@@ -206,3 +210,25 @@ def lock_slips(ep_row0, t_ep, sat, sig, lock_s) -> np.ndarray:
     out = np.zeros(n, dtype=np.uint8)
     out[order] = slip
     return out
+
+
+def join_arrays(arrays: list, dtype, n: int) -> np.ndarray:
+    """Concatenation of 1-D contiguous arrays that all have ``dtype``, ``n`` elements in all.
+
+    Empty arrays are skipped whatever their shape or dtype.
+
+    Raises
+    ------
+    ValueError
+        An array is not a 1-D contiguous ndarray of ``dtype``, or the total is not ``n``.
+    """
+    dt = np.dtype(dtype)
+    for a in arrays:
+        if not isinstance(a, np.ndarray):
+            raise ValueError("join_arrays: not an ndarray")
+        if a.size and (a.ndim != 1 or not a.flags.c_contiguous or a.dtype != dt):
+            raise ValueError("join_arrays: every array must be 1-D, contiguous, of the dtype asked for")
+    if sum(len(a) for a in arrays) != n:
+        raise ValueError("join_arrays: the arrays do not hold n elements")
+    full = [a for a in arrays if a.size]
+    return np.concatenate(full) if full else np.zeros(0, dt)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from dataclasses import dataclass, field
-from operator import attrgetter
 
 import numpy as np
 
@@ -258,7 +257,6 @@ def _tables(obs_types: dict) -> dict:
 
 
 _LAYOUT_CACHE: dict = {}
-_DTYPE = attrgetter("dtype")
 
 
 def obs_layout(obs_types: dict) -> tuple:
@@ -339,23 +337,21 @@ class ObsRows:
 
 
 def _cat(arrays, dtype, n: int | None = None):
-    """Concatenation of many small 1-D arrays as ``dtype`` (read-only when joined as bytes).
+    """Concatenation of many small 1-D arrays as ``dtype`` (``n``: their total length, if known).
 
-    Joining the raw buffers costs about half of ``np.concatenate``'s per-array
-    overhead; it is used only when every array already has ``dtype``, is
-    contiguous and the total is ``n`` elements.
+    The ``rinex_fmt`` kernel joins them without numpy's per-array overhead when
+    every array already has ``dtype``; otherwise ``np.concatenate``.
     """
     if not arrays:
         return np.zeros(0, dtype)
-    dt = np.dtype(dtype)
-    if n is not None and len(arrays) > 64 and set(map(_DTYPE, arrays)) == {dt}:
+    if n is not None and len(arrays) > 16:
+        from vngeonet import kernels
+
         try:
-            out = np.frombuffer(b"".join(arrays), dtype=dt)
-        except (BufferError, TypeError, ValueError):
-            out = None
-        if out is not None and len(out) == n:
-            return out
-    return np.concatenate(arrays).astype(dt, copy=False)
+            return kernels.get("rinex_fmt").join_arrays(arrays, dtype, n)
+        except ValueError:
+            pass
+    return np.concatenate(arrays).astype(dtype, copy=False)
 
 
 def stack_epochs(obs_list) -> ObsRows:
@@ -363,11 +359,12 @@ def stack_epochs(obs_list) -> ObsRows:
     counts = np.fromiter((len(o.sat) for o in obs_list), dtype=np.int64, count=len(obs_list))
     ep_row0 = np.zeros(len(obs_list) + 1, dtype=np.int64)
     np.cumsum(counts, out=ep_row0[1:])
+    n, f8 = int(ep_row0[-1]), np.float64
     return ObsRows([o.time for o in obs_list], ep_row0,
-                   _cat([o.sat for o in obs_list], "<U3"), _cat([o.sig for o in obs_list], "<U2"),
-                   _cat([o.pr_m for o in obs_list], np.float64), _cat([o.cp_cyc for o in obs_list], np.float64),
-                   _cat([o.dop_hz for o in obs_list], np.float64), _cat([o.cn0_dbhz for o in obs_list], np.float64),
-                   _cat([o.lli for o in obs_list], np.uint8), _cat([o.lock_s for o in obs_list], np.float64))
+                   _cat([o.sat for o in obs_list], "<U3", n), _cat([o.sig for o in obs_list], "<U2", n),
+                   _cat([o.pr_m for o in obs_list], f8, n), _cat([o.cp_cyc for o in obs_list], f8, n),
+                   _cat([o.dop_hz for o in obs_list], f8, n), _cat([o.cn0_dbhz for o in obs_list], f8, n),
+                   _cat([o.lli for o in obs_list], np.uint8, n), _cat([o.lock_s for o in obs_list], f8, n))
 
 
 def signal_keys(rows: ObsRows) -> set:
