@@ -379,10 +379,15 @@ class EpochBuilder:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class EpochMessages:
-    """The observation messages of one epoch, not merged (see :class:`MessageGrouper`)."""
+    """The observation messages of one epoch, not merged (see :class:`MessageGrouper`).
+
+    ``msgs`` are in :func:`merge_obs` order (by MSM level, stable);
+    ``distinct`` is True when no system comes twice (no row can repeat).
+    """
 
     time: GPSTime
     msgs: tuple
+    distinct: bool = True
 
 
 class MessageGrouper(EpochBuilder):
@@ -394,34 +399,30 @@ class MessageGrouper(EpochBuilder):
     """
 
     def _epoch(self, g: _Group, complete: bool) -> EpochMessages:
-        return EpochMessages(g.time, tuple(g.msgs))
+        msgs = g.msgs
+        if len(msgs) > 1:
+            levels = [getattr(m, "msm", 0) for m in msgs]
+            if levels != sorted(levels):
+                msgs = sorted(msgs, key=lambda m: getattr(m, "msm", 0))
+        return EpochMessages(g.time, tuple(msgs), len(g.systems) == len(msgs))
 
 
-def epoch_parts(item) -> list:
-    """The row sources of an :class:`EpochMessages` (messages, in :func:`merge_obs` order) or an ObsEpoch."""
-    if not isinstance(item, EpochMessages):
-        return [item]
-    msgs = item.msgs
-    if len(msgs) == 1:
-        return list(msgs)
-    levels = [getattr(m, "msm", 0) for m in msgs]
-    return list(msgs) if levels == sorted(levels) else sorted(msgs, key=lambda m: getattr(m, "msm", 0))
+def epoch_parts(item) -> tuple:
+    """The row sources of an :class:`EpochMessages` (its messages) or of an ObsEpoch (itself)."""
+    return item.msgs if type(item) is EpochMessages else (item,)
 
 
-def needs_dedupe(parts: list) -> bool:
-    """True when two parts of one epoch may share a (satellite, signal): the same system twice."""
-    if len(parts) < 2:
-        return False
-    systems = [getattr(p, "system", None) for p in parts]
-    return None in systems or len(set(systems)) != len(systems)
+def needs_dedupe(item) -> bool:
+    """True when two row sources of one epoch may share a (satellite, signal): the same system twice."""
+    return type(item) is EpochMessages and not item.distinct
 
 
-def stack_messages(parts: list, times: list):
+def stack_messages(parts: list):
     """Stack the rows of observation messages / ObsEpochs, one pseudo-epoch per part.
 
     Rows as :func:`merge_obs` makes them (MSM1-MSM3 ranges and phases NaN,
-    LLI bit 1 from the half-cycle flag); ``times[k]`` is part ``k``'s epoch.
-    Returns :class:`~vngeonet.rinex.writer.ObsRows` (not deduplicated).
+    LLI bit 1 from the half-cycle flag).  Returns
+    :class:`~vngeonet.rinex.writer.ObsRows` without times (not deduplicated).
     """
     from vngeonet.rinex.writer import ObsRows, _cat
 
@@ -433,10 +434,14 @@ def stack_messages(parts: list, times: list):
         lli = _lli_of(_cat([p.half_cycle for p in parts], bool, n))
     else:
         lli = _cat([_lli_of(p.half_cycle) if hasattr(p, "half_cycle") else p.lli for p in parts], np.uint8, n)
+    if any(getattr(p, "msm", 4) < 4 for p in parts):
+        pr = [_column(p, "pr_m") for p in parts]
+        cp = [_column(p, "cp_cyc") for p in parts]
+    else:
+        pr, cp = [p.pr_m for p in parts], [p.cp_cyc for p in parts]
     f8 = np.float64
-    return ObsRows(list(times), ep_row0, _cat([p.sat for p in parts], "<U3", n),
-                   _cat([p.sig for p in parts], "<U2", n), _cat([_column(p, "pr_m") for p in parts], f8, n),
-                   _cat([_column(p, "cp_cyc") for p in parts], f8, n), _cat([p.dop_hz for p in parts], f8, n),
+    return ObsRows([], ep_row0, _cat([p.sat for p in parts], "<U3", n), _cat([p.sig for p in parts], "<U2", n),
+                   _cat(pr, f8, n), _cat(cp, f8, n), _cat([p.dop_hz for p in parts], f8, n),
                    _cat([p.cn0_dbhz for p in parts], f8, n), lli, _cat([p.lock_s for p in parts], f8, n))
 
 

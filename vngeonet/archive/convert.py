@@ -280,20 +280,18 @@ def merge_epochs(items: list, interval_s: float | None = None):
             groups[-1].append(o)
         else:
             groups.append([o])
-    parts, part_times, sizes, dedupe = [], [], [], False
+    parts, sizes, times, dedupe = [], [], [], False
     for g in groups:
         if not on_interval(g[0].time, interval_s):
             continue
         n0 = len(parts)
         for item in g:
-            p = epoch_parts(item)
-            dedupe = dedupe or needs_dedupe(p)
-            parts += p
-            part_times += [item.time] * len(p)
+            parts += epoch_parts(item)
+            dedupe = dedupe or needs_dedupe(item)
         sizes.append(len(parts) - n0)
+        times.append(g[0].time)
         dedupe = dedupe or len(g) > 1
-    times = [g[0].time for g in groups if on_interval(g[0].time, interval_s)]
-    rows = stack_messages(parts, part_times)
+    rows = stack_messages(parts)
     return unique_rows(rows, sizes, times) if dedupe else collapse_rows(rows, sizes, times)
 
 

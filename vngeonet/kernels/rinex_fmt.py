@@ -224,10 +224,9 @@ def join_arrays(arrays: list, dtype, n: int) -> np.ndarray:
     """
     dt = np.dtype(dtype)
     for a in arrays:
-        if not isinstance(a, np.ndarray):
-            raise ValueError("join_arrays: not an ndarray")
-        if a.size and (a.ndim != 1 or not a.flags.c_contiguous or a.dtype != dt):
-            raise ValueError("join_arrays: every array must be 1-D, contiguous, of the dtype asked for")
+        ok = isinstance(a, np.ndarray) and (a.size == 0 or (a.ndim == 1 and a.flags.c_contiguous and a.dtype == dt))
+        if not ok:
+            raise ValueError("join_arrays: every array must be a 1-D, contiguous ndarray of the dtype asked for")
     if sum(len(a) for a in arrays) != n:
         raise ValueError("join_arrays: the arrays do not hold n elements")
     full = [a for a in arrays if a.size]
