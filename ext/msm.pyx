@@ -6,14 +6,11 @@ cimport numpy as cnp
 from libc.stdint cimport uint8_t, int8_t, int32_t, uint32_t, int64_t, uint64_t
 from libc.math cimport NAN, rint, fabs, isfinite, isnan
 from libc.string cimport memcpy, memset
-from cpython.ref cimport Py_INCREF
 from cpython.bytes cimport PyBytes_CheckExact, PyBytes_AS_STRING, PyBytes_GET_SIZE
 
-cnp.import_array()
+from ndout cimport empty_array, empty_like_dtype
 
-cdef extern from "numpy/arrayobject.h":
-    # Steals a reference to descr.
-    object PyArray_Empty(int nd, cnp.npy_intp* dims, cnp.dtype descr, int fortran)
+cnp.import_array()
 
 cdef double C_MPS = 299792458.0
 cdef double RANGE_MS_M = 299792458.0 * 1e-3
@@ -89,12 +86,6 @@ cdef inline int popcount64(uint64_t v) noexcept nogil:
     return c
 
 
-cdef inline cnp.ndarray _empty(int nd, cnp.npy_intp* dims, int typenum, int zero):
-    if zero:
-        return cnp.PyArray_ZEROS(nd, dims, typenum, 0)
-    return cnp.PyArray_EMPTY(nd, dims, typenum, 0)
-
-
 cdef inline const char* _table(cnp.ndarray a, Py_ssize_t n, int typenum, str what) except NULL:
     """Data pointer of a C-contiguous 1-D table with at least n entries of the given type."""
     if cnp.PyArray_TYPE(a) != typenum or not cnp.PyArray_IS_C_CONTIGUOUS(a) or a.shape[0] < n:
@@ -166,22 +157,17 @@ def unpack_msm(buf, int msm, cnp.ndarray f0_hz, cnp.ndarray df_hz, cnp.ndarray g
     cdef cnp.npy_intp d1[1]
     cdef cnp.npy_intp d2[2]
     d1[0] = nsat
-    prn = _empty(1, d1, cnp.NPY_UINT8, 0)
+    prn = empty_array(1, d1, cnp.NPY_UINT8, 0)
     d2[0] = nsat; d2[1] = 4
-    sat_raw = _empty(2, d2, cnp.NPY_INT32, 1)
+    sat_raw = empty_array(2, d2, cnp.NPY_INT32, 1)
     d1[0] = ncell
-    half = _empty(1, d1, cnp.NPY_BOOL, 1)
+    half = empty_array(1, d1, cnp.NPY_BOOL, 1)
     d2[0] = ncell; d2[1] = 6
-    cell_raw = _empty(2, d2, cnp.NPY_INT32, 1)
+    cell_raw = empty_array(2, d2, cnp.NPY_INT32, 1)
     d2[0] = 5; d2[1] = ncell
-    obs = _empty(2, d2, cnp.NPY_FLOAT64, 0)
-    # PyArray_Empty steals a reference to the descriptor.
-    cdef cnp.dtype sat_dt = sat_names.dtype
-    cdef cnp.dtype sig_dt = sig_names.dtype
-    Py_INCREF(sat_dt)
-    sat = PyArray_Empty(1, d1, sat_dt, 0)
-    Py_INCREF(sig_dt)
-    sig = PyArray_Empty(1, d1, sig_dt, 0)
+    obs = empty_array(2, d2, cnp.NPY_FLOAT64, 0)
+    sat = empty_like_dtype(sat_names, 1, d1)
+    sig = empty_like_dtype(sig_names, 1, d1)
     cdef uint8_t* prn_v = <uint8_t*>cnp.PyArray_DATA(prn)
     cdef int32_t* sr = <int32_t*>cnp.PyArray_DATA(sat_raw)
     cdef uint8_t cp_buf[2048]
@@ -482,9 +468,9 @@ def select_msm_cells(const uint32_t[:, ::1] sat_u32, const uint32_t[:, ::1] sig_
         return None
     cdef cnp.npy_intp dims[1]
     dims[0] = ncell
-    prn_a = _empty(1, dims, cnp.NPY_INT64, 0)
-    sid_a = _empty(1, dims, cnp.NPY_INT64, 0)
-    row_a = _empty(1, dims, cnp.NPY_INT64, 0)
+    prn_a = empty_array(1, dims, cnp.NPY_INT64, 0)
+    sid_a = empty_array(1, dims, cnp.NPY_INT64, 0)
+    row_a = empty_array(1, dims, cnp.NPY_INT64, 0)
     cdef int64_t* po = <int64_t*>cnp.PyArray_DATA(prn_a)
     cdef int64_t* so = <int64_t*>cnp.PyArray_DATA(sid_a)
     cdef int64_t* ro = <int64_t*>cnp.PyArray_DATA(row_a)
@@ -525,13 +511,13 @@ def encode_msm_cells(int msm, const int32_t[::1] cell_sat, Py_ssize_t nsat, cons
     cdef cnp.npy_intp dims[2]
     dims[0] = nsat
     dims[1] = 4
-    sat_raw = _empty(2, dims, cnp.NPY_INT32, 1)
+    sat_raw = empty_array(2, dims, cnp.NPY_INT32, 1)
     dims[0] = ncell
     dims[1] = 6
-    cell_raw = _empty(2, dims, cnp.NPY_INT32, 1)
-    used = _empty(1, dims, cnp.NPY_BOOL, 1)
+    cell_raw = empty_array(2, dims, cnp.NPY_INT32, 1)
+    used = empty_array(1, dims, cnp.NPY_BOOL, 1)
     dims[0] = 3 * ncell + nsat + 1
-    work = _empty(1, dims, cnp.NPY_FLOAT64, 0)
+    work = empty_array(1, dims, cnp.NPY_FLOAT64, 0)
     cdef double* w = <double*>cnp.PyArray_DATA(work)
     cdef _CellIn a
     a.ncell, a.nsat = ncell, nsat
@@ -633,148 +619,3 @@ cdef void _rate_fields_c(_CellIn* a, int32_t* sr, int32_t* cr, double* rate, dou
             cr[6 * c + 5] = -16384
         else:
             cr[6 * c + 5] = <int32_t>fine
-
-
-# ---------------------------------------------------------------- legacy observations 1001-1004, 1009-1012
-
-cdef double LOCK_LEGACY[128]
-
-
-cdef void _init_legacy():
-    cdef int i
-    for i in range(128):
-        if i < 24:
-            LOCK_LEGACY[i] = i
-        elif i < 48:
-            LOCK_LEGACY[i] = 2 * i - 24
-        elif i < 72:
-            LOCK_LEGACY[i] = 4 * i - 120
-        elif i < 96:
-            LOCK_LEGACY[i] = 8 * i - 408
-        elif i < 120:
-            LOCK_LEGACY[i] = 16 * i - 1176
-        elif i < 127:
-            LOCK_LEGACY[i] = 32 * i - 3096
-        else:
-            LOCK_LEGACY[i] = 937.0
-
-
-_init_legacy()
-LOCK_LEGACY_S = np.array([LOCK_LEGACY[i] for i in range(128)])
-LEGACY_COLS = ("id", "code1", "chan", "pr1", "ph1", "lock1", "amb", "cnr1", "code2", "dpr2", "ph2", "lock2", "cnr2")
-
-
-def unpack_legacy(const uint8_t[::1] buf, const int32_t[::1] head_w, const int32_t[::1] rec_w,
-                  const uint8_t[::1] rec_signed, const int32_t[::1] cols, double unit_m,
-                  const double[::1] wl1, const double[::1] wl2, cnp.ndarray sat_names,
-                  cnp.ndarray sig_names):
-    """See vngeonet.kernels.msm.unpack_legacy (the specification)."""
-    cdef Py_ssize_t nbits = buf.shape[0] * 8, pos = 0, need
-    cdef int i, j, nh = head_w.shape[0], nf = rec_w.shape[0], nsat, nrow, dual, recbits = 0
-    cdef const uint8_t* b
-    if nh != 7 or cols.shape[0] != 13 or rec_signed.shape[0] != nf or wl1.shape[0] < 32 or wl2.shape[0] < 32:
-        raise ValueError("legacy layout arrays have the wrong size")
-    if sat_names.shape[0] < 64 or sig_names.shape[0] < 8:
-        raise ValueError("sat_names needs 64 and sig_names 8 entries")
-    for i in range(nh):
-        need = pos + head_w[i]
-        pos = need
-    if nbits < pos:
-        raise ValueError(f"legacy payload too short: header needs {pos} bits, have {nbits}")
-    b = &buf[0]
-    head = tuple(_head_fields(b, head_w))
-    nsat = head[4]
-    for j in range(nf):
-        recbits += rec_w[j]
-    if pos + nsat * recbits > nbits:
-        raise ValueError(f"legacy payload too short: {nsat} satellites need {pos + nsat * recbits} bits, have {nbits}")
-    dual = cols[8] >= 0
-    nrow = nsat * (2 if dual else 1)
-    cdef cnp.npy_intp d1[1]
-    cdef cnp.npy_intp d2[2]
-    d2[0] = nsat; d2[1] = nf
-    raw = _empty(2, d2, cnp.NPY_INT64, 0)
-    d2[0] = 5; d2[1] = nrow
-    obs = _empty(2, d2, cnp.NPY_FLOAT64, 0)
-    d1[0] = nrow
-    glo_k = _empty(1, d1, cnp.NPY_INT8, 1)
-    half = _empty(1, d1, cnp.NPY_BOOL, 1)
-    cdef cnp.dtype sat_dt = sat_names.dtype
-    cdef cnp.dtype sig_dt = sig_names.dtype
-    Py_INCREF(sat_dt)
-    sat = PyArray_Empty(1, d1, sat_dt, 0)
-    Py_INCREF(sig_dt)
-    sig = PyArray_Empty(1, d1, sig_dt, 0)
-    cdef int64_t* rv = <int64_t*>cnp.PyArray_DATA(raw)
-    cdef double* ob = <double*>cnp.PyArray_DATA(obs)
-    cdef int8_t* gk = <int8_t*>cnp.PyArray_DATA(glo_k)
-    cdef char* sat_v = <char*>cnp.PyArray_DATA(sat)
-    cdef char* sig_v = <char*>cnp.PyArray_DATA(sig)
-    cdef const char* sat_t = <const char*>cnp.PyArray_DATA(sat_names)
-    cdef const char* sig_t = <const char*>cnp.PyArray_DATA(sig_names)
-    cdef Py_ssize_t sat_w = sat_names.itemsize, sig_w = sig_names.itemsize
-    with nogil:
-        for i in range(nsat):
-            for j in range(nf):
-                if rec_signed[j]:
-                    rv[i * nf + j] = gets(b, pos, rec_w[j])
-                else:
-                    rv[i * nf + j] = <int64_t>getu(b, pos, rec_w[j])
-                pos += rec_w[j]
-        _legacy_obs(rv, nsat, nf, cols, unit_m, wl1, wl2, dual, ob, gk, sat_v, sat_t, sat_w,
-                    sig_v, sig_t, sig_w)
-    cdef Py_ssize_t tail_nbits = nbits - pos
-    if tail_nbits <= 57:
-        tail = getu(b, pos, <int>tail_nbits)
-    else:
-        tail = int.from_bytes(bytes(buf), "big") & ((<object>1 << tail_nbits) - 1)
-    return head, raw, obs, half, glo_k, sat, sig, tail, tail_nbits
-
-
-cdef list _head_fields(const uint8_t* b, const int32_t[::1] head_w):
-    cdef list out = []
-    cdef Py_ssize_t pos = 0
-    cdef int i
-    for i in range(head_w.shape[0]):
-        out.append(<int64_t>getu(b, pos, head_w[i]))
-        pos += head_w[i]
-    return out
-
-
-cdef void _legacy_obs(const int64_t* rv, int nsat, int nf, const int32_t[::1] cols, double unit_m,
-                      const double[::1] wl1, const double[::1] wl2, int dual, double* ob, int8_t* gk,
-                      char* sat, const char* sat_t, Py_ssize_t sat_w, char* sig, const char* sig_t,
-                      Py_ssize_t sig_w) noexcept nogil:
-    """Rows: per satellite L1 then (dual) L2.  cols: id code1 chan pr1 ph1 lock1 amb cnr1 code2 dpr2 ph2 lock2 cnr2."""
-    cdef int i, r, nrow = nsat * (2 if dual else 1), step = 2 if dual else 1, sid, ch
-    cdef const int64_t* rec
-    cdef double pr1, w1, w2, nan = NAN
-    for i in range(nsat):
-        rec = rv + i * nf
-        r = i * step
-        sid = <int>rec[cols[0]]
-        ch = <int>rec[cols[2]] if cols[2] >= 0 else 0
-        w1 = wl1[ch & 31]
-        w2 = wl2[ch & 31]
-        if cols[2] >= 0 and sid >= 40:
-            w1 = nan
-            w2 = nan
-        pr1 = rec[cols[3]] * 0.02 + (rec[cols[6]] * unit_m if cols[6] >= 0 else 0.0)
-        ob[r] = pr1
-        ob[nrow + r] = nan if rec[cols[4]] == -(1 << 19) else (pr1 + rec[cols[4]] * 0.0005) / w1
-        ob[2 * nrow + r] = nan
-        ob[3 * nrow + r] = nan if cols[7] < 0 or rec[cols[7]] == 0 else rec[cols[7]] * 0.25
-        ob[4 * nrow + r] = LOCK_LEGACY[rec[cols[5]] & 127]
-        gk[r] = <int8_t>(ch - 7 if cols[2] >= 0 else 0)
-        memcpy(sat + r * sat_w, sat_t + (sid & 63) * sat_w, sat_w)
-        memcpy(sig + r * sig_w, sig_t + (rec[cols[1]] & 3) * sig_w, sig_w)
-        if dual:
-            r += 1
-            ob[r] = nan if rec[cols[9]] == -(1 << 13) else pr1 + rec[cols[9]] * 0.02
-            ob[nrow + r] = nan if rec[cols[10]] == -(1 << 19) else (pr1 + rec[cols[10]] * 0.0005) / w2
-            ob[2 * nrow + r] = nan
-            ob[3 * nrow + r] = nan if cols[12] < 0 or rec[cols[12]] == 0 else rec[cols[12]] * 0.25
-            ob[4 * nrow + r] = LOCK_LEGACY[rec[cols[11]] & 127]
-            gk[r] = gk[r - 1]
-            memcpy(sat + r * sat_w, sat_t + (sid & 63) * sat_w, sat_w)
-            memcpy(sig + r * sig_w, sig_t + (4 + (rec[cols[8]] & 3)) * sig_w, sig_w)

@@ -44,7 +44,7 @@ from vngeonet.model import ObsEpoch
 from vngeonet.rtcm.msm import resolve_epoch
 
 _bits = kernels.get("bits")
-_k = kernels.get("msm")
+_k = kernels.get("legacy")
 
 PRUNIT_GPS_M = 299792.458
 PRUNIT_GLO_M = 599584.916
@@ -184,7 +184,7 @@ def _layout(msg_type: int, nsat: int):
 
 @dataclass(frozen=True, slots=True)
 class _Spec:
-    """Kernel inputs for one message type (see vngeonet.kernels.msm.unpack_legacy)."""
+    """Kernel inputs for one message type (see vngeonet.kernels.legacy.unpack_legacy)."""
 
     system: str
     head_w: np.ndarray
@@ -196,6 +196,21 @@ class _Spec:
     wl2: np.ndarray
     sat_names: np.ndarray
     sig_names: np.ndarray
+
+    def kernel_args(self, payload) -> tuple:
+        """Arguments of the legacy kernel's ``unpack_legacy`` for ``payload`` of this type."""
+        return (
+            payload,
+            self.head_w,
+            self.rec_w,
+            self.rec_signed,
+            self.cols,
+            self.unit_m,
+            self.wl1,
+            self.wl2,
+            self.sat_names,
+            self.sig_names,
+        )
 
 
 def _glo_wavelengths(band: str) -> np.ndarray:
@@ -257,16 +272,7 @@ def decode_legacy(payload: bytes, ctx=None) -> LegacyObsMessage:
         )
     try:
         head, raw, obs, half, glo_k, sat, sig, tail, tail_nbits = _k.unpack_legacy(
-            payload,
-            sp.head_w,
-            sp.rec_w,
-            sp.rec_signed,
-            sp.cols,
-            sp.unit_m,
-            sp.wl1,
-            sp.wl2,
-            sp.sat_names,
-            sp.sig_names,
+            *sp.kernel_args(payload)
         )
     except ValueError as err:
         raise FormatError(f"{msg_type}: {err}", source=_src(ctx)) from err
