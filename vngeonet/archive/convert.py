@@ -239,7 +239,7 @@ def convert(inputs, outdir, *, version: int = 3, interval_s: float | None = None
         span = _span_s(res.first, res.last)
         ext = "crx.gz" if compress else "rnx"
         res.obs_path = outdir / long_name(name9, res.first, span, interval_s=hdr.interval_s or 1.0, ext=ext)
-        _write(res.obs_path, format_obs_header(hdr, version).encode("ascii") + body, compress, hatanaka=True)
+        _write(res.obs_path, [format_obs_header(hdr, version).encode("ascii"), body], compress, hatanaka=True)
         res.epochs_written = len(rows.times)
     eph = builder.ephemerides()
     if eph:
@@ -253,12 +253,15 @@ def convert(inputs, outdir, *, version: int = 3, interval_s: float | None = None
     return res
 
 
-def _write(path: Path, data: bytes | str, compress: bool, *, hatanaka: bool) -> None:
+def _write(path: Path, data, compress: bool, *, hatanaka: bool) -> None:
+    """Write ``data`` (text, bytes or a list of bytes) atomically, Hatanaka/gzip-compressed if asked."""
     from vngeonet.archive.files import atomic_write, compress_rinex
 
     if isinstance(data, str):
         data = data.encode("ascii")
-    atomic_write(path, compress_rinex(data, hatanaka=hatanaka) if compress else data)
+    if compress:
+        data = compress_rinex(b"".join(data) if isinstance(data, list) else data, hatanaka=hatanaka)
+    atomic_write(path, data)
 
 
 def merge_epochs(items: list, interval_s: float | None = None):

@@ -72,11 +72,15 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file, fsync and ``os.replace``."""
+def atomic_write(path: Path, data) -> None:
+    """Write ``data`` (bytes, or a list of bytes written in order) to ``path`` through a
+    temporary file, fsync and ``os.replace``."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as fh:
-        fh.write(data)
+        if isinstance(data, list | tuple):
+            fh.writelines(data)
+        else:
+            fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
