@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
+from vngeonet.cli._common import progress_bar
+
 EXIT_MOVING = 3
 
 
@@ -69,21 +71,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=main)
 
 
-def _progress_bar():
-    if not sys.stderr.isatty():
-        return None
-
-    def show(done: int, total: int) -> None:
-        width = 40
-        fill = int(width * done / max(total, 1))
-        sys.stderr.write(f"\r[{'#' * fill}{'.' * (width - fill)}] {done}/{total} epochs")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    return show
-
-
 def _base_pos(text: str):
     import numpy as np
 
@@ -132,7 +119,7 @@ def main(args) -> int:
         opt,
         glo_channels=glo,
         antex=args.antex,
-        progress=_progress_bar() if n > 2000 else None,
+        progress=progress_bar() if n > 2000 else None,
     )
     if args.out:
         with open(args.out, "w", encoding="ascii", newline="\n") as fh:

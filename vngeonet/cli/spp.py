@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
+from vngeonet.cli._common import progress_bar
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -28,21 +30,6 @@ def register(subparsers) -> None:
     p.add_argument("--xyz", action="store_true", help=".pos in ECEF instead of lat/lon/height")
     p.add_argument("--json", action="store_true", help="write one JSON object per epoch to stdout")
     p.set_defaults(func=main)
-
-
-def _progress_bar():
-    if not sys.stderr.isatty():
-        return None
-
-    def show(done: int, total: int) -> None:
-        width = 40
-        fill = int(width * done / max(total, 1))
-        sys.stderr.write(f"\r[{'#' * fill}{'.' * (width - fill)}] {done}/{total} epochs")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    return show
 
 
 def _reference(text: str, obs):
@@ -95,7 +82,7 @@ def main(args) -> int:
     opt = SPPOptions(systems=args.sys.upper(), elev_mask_deg=args.elev_mask, iono=args.iono,
                      weight=args.weight, raim=not args.no_raim)
     res = solve_spp(obs, store, iono, opt, glo_channels=glo,
-                    progress=_progress_bar() if len(obs.time_gps_s) > 2000 else None)
+                    progress=progress_bar() if len(obs.time_gps_s) > 2000 else None)
     if args.out:
         posout.write_pos(args.out, res, {"inp file": args.obs, "nav files": " ".join(args.nav),
                                          "pos mode": "single", "elev mask": f"{args.elev_mask:.1f} deg",
