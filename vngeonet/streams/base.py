@@ -19,6 +19,7 @@ Contract (checked by ``tests/streams/test_conformance.py`` for every driver):
 from __future__ import annotations
 
 import abc
+import asyncio
 import logging
 import time
 
@@ -118,3 +119,27 @@ class Source(abc.ABC):
     @abc.abstractmethod
     async def _close(self) -> None:
         """Driver hook: release resources."""
+
+
+class QueuedSource(Source):
+    """A :class:`Source` whose data arrives by callback (sockets pushing to us) into a bounded queue.
+
+    Queue policy: at most ``max_chunks`` chunks wait to be read; when full the
+    oldest chunk is dropped and counted in ``dropped_chunks`` (a stalled
+    consumer must not stall the senders).  Subclasses call :meth:`_put` from
+    their callbacks and implement :meth:`_open` and :meth:`_close`.
+    """
+
+    def __init__(self, name: str = "", *, max_chunks: int = 4096, clock=time.monotonic):
+        super().__init__(name, clock=clock)
+        self._queue: asyncio.Queue = asyncio.Queue(max_chunks)
+        self.dropped_chunks = 0
+
+    def _put(self, data: bytes) -> None:
+        if self._queue.full():
+            self._queue.get_nowait()
+            self.dropped_chunks += 1
+        self._queue.put_nowait(data)
+
+    async def _read(self) -> bytes:
+        return await self._queue.get()

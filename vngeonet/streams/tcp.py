@@ -9,7 +9,7 @@ import logging
 import time
 
 from vngeonet.errors import StreamError
-from vngeonet.streams.base import Source
+from vngeonet.streams.base import QueuedSource, Source
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class TCPClientSource(Source):
                 pass
 
 
-class TCPServerSource(Source):
+class TCPServerSource(QueuedSource):
     """Listen on ``host:port`` and read what connecting receivers push.
 
     Several peers may connect; their chunks are merged in arrival order.
@@ -90,14 +90,12 @@ class TCPServerSource(Source):
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, max_chunks: int = 4096,
                  end_on_disconnect: bool = False, clock=time.monotonic, name: str = ""):
-        super().__init__(name or f"tcpserver://{host}:{port}", clock=clock)
+        super().__init__(name or f"tcpserver://{host}:{port}", max_chunks=max_chunks, clock=clock)
         self.host, self.port = host, int(port)
         self.end_on_disconnect = end_on_disconnect
-        self._queue: asyncio.Queue = asyncio.Queue(max_chunks)
         self._server: asyncio.base_events.Server | None = None
         self._peers: set[asyncio.StreamWriter] = set()
         self._had_peer = False
-        self.dropped_chunks = 0
 
     async def _open(self) -> None:
         try:
@@ -122,15 +120,6 @@ class TCPServerSource(Source):
             log.info("%s: receiver %s disconnected", self.name, peer)
             if self.end_on_disconnect and not self._peers:
                 self._put(b"")
-
-    def _put(self, data: bytes) -> None:
-        if self._queue.full():
-            self._queue.get_nowait()
-            self.dropped_chunks += 1
-        self._queue.put_nowait(data)
-
-    async def _read(self) -> bytes:
-        return await self._queue.get()
 
     async def _close(self) -> None:
         if self._server is not None:

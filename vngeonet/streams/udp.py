@@ -7,7 +7,7 @@ import logging
 import time
 
 from vngeonet.errors import StreamError
-from vngeonet.streams.base import Source
+from vngeonet.streams.base import QueuedSource
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ class _Protocol(asyncio.DatagramProtocol):
         log.info("%s: %s", self.owner.name, exc)
 
 
-class UDPSource(Source):
+class UDPSource(QueuedSource):
     """Bind ``host:port`` and hand out received datagrams.
 
     Queue policy: at most ``max_datagrams`` wait; when full the oldest is
@@ -33,11 +33,9 @@ class UDPSource(Source):
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, max_datagrams: int = 4096,
                  clock=time.monotonic, name: str = ""):
-        super().__init__(name or f"udp://{host}:{port}", clock=clock)
+        super().__init__(name or f"udp://{host}:{port}", max_chunks=max_datagrams, clock=clock)
         self.host, self.port = host, int(port)
-        self._queue: asyncio.Queue = asyncio.Queue(max_datagrams)
         self._transport = None
-        self.dropped_chunks = 0
 
     async def _open(self) -> None:
         loop = asyncio.get_running_loop()
@@ -49,15 +47,8 @@ class UDPSource(Source):
         self.port = self._transport.get_extra_info("sockname")[1]
 
     def _put(self, data: bytes) -> None:
-        if not data:
-            return
-        if self._queue.full():
-            self._queue.get_nowait()
-            self.dropped_chunks += 1
-        self._queue.put_nowait(data)
-
-    async def _read(self) -> bytes:
-        return await self._queue.get()
+        if data:  # an empty datagram is not the end of the stream
+            super()._put(data)
 
     async def _close(self) -> None:
         if self._transport is not None:
