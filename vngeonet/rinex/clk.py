@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vngeonet.errors import RINEXError
-from vngeonet.gnss.time import GPSTime, utc_to_gps
+from vngeonet.rinex.sp3 import time_to_gps_s
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -115,7 +115,7 @@ def _read_one(path, sat_rows, rcv) -> tuple[float, str]:
             key = tuple(f[2:8])
             t = epochs.get(key)
             if t is None:
-                t = epochs[key] = _to_gps(
+                t = epochs[key] = time_to_gps_s(
                     _dt.datetime(int(f[2]), int(f[3]), int(f[4]), int(f[5]), int(f[6]))
                     + _dt.timedelta(seconds=float(f[7])),
                     tsys,
@@ -130,16 +130,3 @@ def _read_one(path, sat_rows, rcv) -> tuple[float, str]:
         else:
             rcv.setdefault(f[1], []).append((t, bias))
     return version, tsys
-
-
-def _to_gps(t: _dt.datetime, tsys: str) -> float:
-    if tsys == "UTC":
-        return utc_to_gps(t).seconds
-    if tsys == "GLO":
-        return utc_to_gps(t - _dt.timedelta(hours=3)).seconds
-    g = GPSTime.from_datetime(t).seconds
-    if tsys == "TAI":
-        return g - 19.0
-    if tsys in ("BDT", "BDS"):
-        return g + 14.0
-    return g

@@ -29,6 +29,26 @@ BAD_CLOCK_US = 999999.0
 TAI_MINUS_GPS_S = 19.0
 
 
+def time_to_gps_s(t: _dt.datetime, time_system: str) -> float:
+    """GPS seconds of the naive epoch ``t`` read in the file's ``time_system``.
+
+    Time-system codes of the SP3 ``%c`` line and the RINEX clock ``TIME SYSTEM ID``
+    record: ``UTC``; ``GLO`` (UTC(SU) + 3 h); ``TAI`` (GPS + 19 s); ``BDT``/``BDS``
+    (GPS - 14 s); any other code (``GPS``, ``GAL``, ``QZS``, ``IRN``, blank) is
+    read as GPS time.
+    """
+    if time_system == "UTC":
+        return utc_to_gps(t).seconds
+    if time_system == "GLO":
+        return utc_to_gps(t - _dt.timedelta(hours=3)).seconds
+    g = GPSTime.from_datetime(t).seconds
+    if time_system == "TAI":
+        return g - TAI_MINUS_GPS_S
+    if time_system in ("BDT", "BDS"):
+        return g + 14.0
+    return g
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class SP3Data:
     """Content of one SP3 file (or several concatenated by :func:`read_sp3`).
@@ -145,17 +165,7 @@ class _Header:
             raise RINEXError("no epoch record ('*') in SP3 file", source=src, line=len(lines))
 
     def to_gps(self, t: _dt.datetime) -> float:
-        ts = self.time_system
-        if ts == "UTC":
-            return utc_to_gps(t).seconds
-        if ts == "GLO":
-            return utc_to_gps(t - _dt.timedelta(hours=3)).seconds
-        g = GPSTime.from_datetime(t).seconds
-        if ts == "TAI":
-            return g - TAI_MINUS_GPS_S
-        if ts in ("BDT", "BDS"):
-            return g + 14.0
-        return g
+        return time_to_gps_s(t, self.time_system)
 
 
 def _f(s: str) -> float:
