@@ -17,12 +17,14 @@ COLDSTART = "nav-solutions-data/UBX/16dBatt_no_interference_coldstart.ubx.gz"
 
 @pytest.fixture(scope="module")
 def coldstart():
-    """(ephemerides from UBXNavAssembler, RAWX epochs, last NAV-POSECEF position, assembler)."""
+    """(ephemerides from UBXNavAssembler, RAWX epochs, last NAV-POSECEF position, assembler,
+    the first 20 Galileo SFRBX payloads)."""
     from vngeonet.streams.ubx_nav import UBXNavAssembler
 
     raw = gzip.decompress(data_path(COLDSTART).read_bytes())
     asm = UBXNavAssembler()
     week, ephs, epochs, pos = None, [], [], None
+    pages = []
     for p in Demuxer(("UBX",)).feed(raw):
         if p.msg == "RXM-RAWX":
             ep = rawx_to_obs_epoch(p.payload)
@@ -30,12 +32,14 @@ def coldstart():
                 week = ep.time.week
                 epochs.append(ep)
         elif p.msg == "RXM-SFRBX":
+            if p.payload[0] == 2 and len(pages) < 20:
+                pages.append(bytes(p.payload))
             e = asm.add(p.payload, week)
             if e is not None:
                 ephs.append(e)
         elif p.msg == "NAV-POSECEF":
             pos = np.array(struct.unpack_from("<iii", p.payload, 4)) * 0.01
-    return ephs, epochs, pos, asm
+    return ephs, epochs, pos, asm, pages
 
 
 def _residuals(ephs, epochs, pos, system: str, sig: str, min_sats: int = 4, mask_deg: float = 15.0):
@@ -70,7 +74,7 @@ def _residuals(ephs, epochs, pos, system: str, sig: str, min_sats: int = 4, mask
 
 
 def test_gps_lnav_through_the_dispatcher(coldstart):
-    ephs, epochs, pos, _ = coldstart
+    ephs, epochs, pos = coldstart[:3]
     gps = [e for e in ephs if e.sat[0] == "G"]
     assert len(gps) >= 8 and all(5153.0 < e.sqrt_a < 5154.5 and e.source == "LNAV" for e in gps)
     got = _residuals(ephs, epochs, pos, "G", "1C", 5)
@@ -100,7 +104,7 @@ def test_galileo_inav_fields(coldstart):
 
 def test_galileo_inav_ephemerides_fit_the_pseudoranges(coldstart):
     """I/NAV orbits + clocks explain the RAWX E1C pseudoranges from the NAV-POSECEF position to metres."""
-    ephs, epochs, pos, asm = coldstart
+    ephs, epochs, pos, asm = coldstart[:4]
     got = _residuals(ephs, epochs, pos, "E", "1C", 4)
     assert len(got) > 20
     res = np.concatenate([r for _, _, r in got])
@@ -113,15 +117,26 @@ def test_galileo_inav_ephemerides_fit_the_pseudoranges(coldstart):
     assert asm.galileo.skipped == 0
 
 
-def test_alert_and_misordered_inav_pages_are_skipped():
+def _flip(page: bytes, bit: int) -> bytes:
+    """``page`` with bit ``bit`` (0 = MSB of SFRBX data word 0) inverted."""
+    bad = bytearray(page)
+    word, pos = divmod(bit, 32)
+    struct.pack_into("<I", bad, 8 + 4 * word, struct.unpack_from("<I", bad, 8 + 4 * word)[0] ^ (1 << (31 - pos)))
+    return bytes(bad)
+
+
+def test_inav_pages_alert_swapped_and_crc(coldstart):
     from vngeonet.streams.ubx_nav import GalileoINAVAssembler, inav_word
 
-    words = [0] * 8
-    words[4] = 1 << 31
-    page = bytes([2, 11, 1, 0, 8, 0, 2, 0]) + struct.pack("<8I", *words)
-    assert inav_word(page) == ("E11", 0, 0)
-    alert = bytes(page[:8]) + struct.pack("<8I", 1 << 30, 0, 0, 0, 3 << 30, 0, 0, 0)
-    swapped = bytes(page[:8]) + struct.pack("<8I", 1 << 31, 0, 0, 0, 0, 0, 0, 0)
+    pages = coldstart[4]
+    assert len(pages) == 20
+    for p in pages:
+        sat, wtype, data = inav_word(p)
+        assert sat == f"E{p[1]:02d}" and (wtype <= 10 or wtype in (16, 63)) and data >> 122 == wtype
+    alert = _flip(_flip(pages[0], 1), 129)  # page type 1 in both halves
+    swapped = pages[0][:8] + pages[0][24:40] + pages[0][8:24]
     asm = GalileoINAVAssembler()
     assert inav_word(alert) is None and asm.add(alert) is None and asm.add(swapped) is None
     assert asm.skipped == 2
+    for bit in (3, 40, 100, 135, 170, 215):  # data bits of both halves, an OSNMA bit, a CRC bit
+        assert inav_word(_flip(pages[0], bit)) is None

@@ -8,7 +8,7 @@ IODE of subframes 2 and 3) make a :class:`~vngeonet.model.KeplerEphemeris`.
 Galileo I/NAV pages (E1-B, or E5b-I) come as eight 32-bit words: words 0-3
 hold the 120-bit even page part (even/odd bit, page type, data bits 1-112,
 tail) and words 4-7 the odd part (even/odd bit, page type, data bits 113-128,
-...).  Word types 1-5 of one IODnav make a KeplerEphemeris with source
+reserved/OSNMA, SAR, spare, CRC, SSP, tail); the CRC-24Q is checked.  Word types 1-5 of one IODnav make a KeplerEphemeris with source
 "INAV".  :class:`UBXNavAssembler` takes SFRBX of any system and dispatches;
 BeiDou and GLONASS SFRBX are counted in ``skipped``.
 
@@ -28,6 +28,7 @@ import struct
 from vngeonet.gnss.time import GPSTime
 from vngeonet.model import KeplerEphemeris
 from vngeonet.rtcm.ephemeris import sisa_m
+from vngeonet.streams.demux import crc24q
 
 PI_GPS = 3.1415926535898  # IS-GPS-200 §20.3.3.4.3.3: the pi of the orbit equations
 URA_M = (2.4, 3.4, 4.85, 6.85, 9.65, 13.65, 24.0, 48.0, 96.0, 192.0, 384.0, 768.0, 1536.0, 3072.0,
@@ -165,7 +166,7 @@ def inav_word(payload: bytes) -> tuple[str, int, int] | None:
     """(satellite, word type, 128-bit data word) of a nominal Galileo I/NAV SFRBX page, else None.
 
     The even part must come first (even/odd bit 0) and the odd part second
-    (bit 1); alert pages (page type 1) give None.
+    (bit 1); alert pages (page type 1) and pages failing their CRC give None.
     """
     if len(payload) < 8 + 32 or payload[0] != 2 or payload[4] != 8:
         return None
@@ -173,6 +174,10 @@ def inav_word(payload: bytes) -> tuple[str, int, int] | None:
     even = (words[0] << 96) | (words[1] << 64) | (words[2] << 32) | words[3]
     odd = (words[4] << 96) | (words[5] << 64) | (words[6] << 32) | words[7]
     if even >> 127 != 0 or odd >> 127 != 1 or (even >> 126) & 1 or (odd >> 126) & 1:
+        return None
+    # CRC-24Q over even bits 1-114 and odd bits 1-82 (ICD §4.3.5, Table 39); u-blox keeps CRC and tails
+    crc_bits = (((even >> 14) & ((1 << 114) - 1)) << 82) | ((odd >> 46) & ((1 << 82) - 1))
+    if crc24q(crc_bits.to_bytes(25, "big")) != (odd >> 22) & 0xFFFFFF:
         return None
     data = (((even >> 14) & ((1 << 112) - 1)) << 16) | ((odd >> 110) & 0xFFFF)
     return f"E{payload[1]:02d}", data >> 122, data
