@@ -103,12 +103,12 @@ def _skip_repeated_ephemerides(frames, res: ConvertResult):
 
 
 def _ubx_epochs(data: bytes, builder: EpochBuilder, res: ConvertResult):
-    """Observations from RXM-RAWX, GPS ephemerides from RXM-SFRBX (other packets counted)."""
+    """Observations from RXM-RAWX, GPS and Galileo ephemerides from RXM-SFRBX (other packets counted)."""
     from vngeonet.streams.demux import Demuxer, rawx_to_obs_epoch
-    from vngeonet.streams.ubx_nav import GPSLNAVAssembler
+    from vngeonet.streams.ubx_nav import UBXNavAssembler
 
     d = Demuxer(("UBX",))
-    nav = GPSLNAVAssembler()
+    nav = UBXNavAssembler()
     week = None
     out = []
     for p in d.feed(data):

@@ -68,10 +68,10 @@ class StationRecorder:
         self.demux = None
         if getattr(config, "stream_format", "rtcm3") != "rtcm3":
             from vngeonet.streams.demux import Demuxer
-            from vngeonet.streams.ubx_nav import GPSLNAVAssembler
+            from vngeonet.streams.ubx_nav import UBXNavAssembler
 
             self.demux = Demuxer()
-            self._lnav = GPSLNAVAssembler()
+            self._lnav = UBXNavAssembler()
             self._ubx_week = None
         self.status = RecorderStatus(config.id)
         self.archive = StationArchive(self.root, config)
