@@ -115,7 +115,10 @@ def test_recorder_mixed_ubx_stream(tmp_path):
     assert len(read_obs(obs_files[0]).time_gps_s) == 562
     from vngeonet.rinex.nav import read_nav
 
-    assert len(read_nav(nav_files).ephemerides) == 9
+    ephs = read_nav(nav_files).ephemerides
+    # RXM-SFRBX: 9 GPS LNAV and 19 Galileo I/NAV ephemerides in this capture.
+    assert sum(e.sat[0] == "G" for e in ephs) == 9 and sum(e.sat[0] == "E" for e in ephs) == 19
+    assert len(ephs) == 28
 
 
 def test_network_archive_facade(tmp_path):
