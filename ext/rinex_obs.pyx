@@ -292,6 +292,21 @@ cdef inline void _event(Ctx* c, Eps* E, int flag, double t, long long li, long l
     E.nev += 1
 
 
+cdef int _add_epoch(Ctx* c, Eps* E, long long li, long long col, long long w, double t,
+                    long long flag) noexcept nogil:
+    """Read the receiver clock offset (columns col..col+w of line li) and append the epoch; its index, or -1."""
+    cdef double clk
+    cdef int ep
+    if not _num(c, li, col, w, &clk):
+        return -1
+    ep = <int>E.n
+    E.t[ep] = t
+    E.flag[ep] = <unsigned char>flag
+    E.clk[ep] = clk
+    E.n += 1
+    return ep
+
+
 cdef bint _head(Ctx* c, long long li, long long* flag, long long* count) noexcept nogil:
     cdef long long fa = 28 if c.major == 2 else 31
     if not _int(c, li, fa, 1, 2, flag) or not _int(c, li, fa + 1, 3, 3, count):
@@ -326,7 +341,7 @@ cdef long long _v3(Ctx* c, long long i, Eps* E, Rows* R, const unsigned char[::1
                    long long* blk) noexcept nogil:
     """One RINEX 3/4 epoch from line i; returns the next line, -1 on error."""
     cdef long long flag, count, k, sl, q
-    cdef double t, clk
+    cdef double t
     cdef int s, code, ep
     if c.b[c.ls[i]] != 62:
         _fail(c, E_GT, c.line0 + i, 0, 0)
@@ -343,13 +358,9 @@ cdef long long _v3(Ctx* c, long long i, Eps* E, Rows* R, const unsigned char[::1
     if t != t:
         _fail(c, E_NO_TIME, c.line0 + i, 0, 0)
         return -1
-    if not _num(c, i, 41, 15, &clk):
+    ep = _add_epoch(c, E, i, 41, 15, t, flag)
+    if ep < 0:
         return -1
-    ep = <int>E.n
-    E.t[ep] = t
-    E.flag[ep] = <unsigned char>flag
-    E.clk[ep] = clk
-    E.n += 1
     for k in range(count):
         sl = i + 1 + k
         if c.ll[sl] > 0 and c.b[c.ls[sl]] == 62:
@@ -377,7 +388,7 @@ cdef long long _v2(Ctx* c, long long i, Eps* E, Rows* R, const unsigned char[::1
                    long long* blk) noexcept nogil:
     """One RINEX 2 epoch from line i; returns the next line, -1 on error."""
     cdef long long flag, count, k, li, j, n_list, first, per, q, end
-    cdef double t, clk
+    cdef double t
     cdef int ep
     if not _head(c, i, &flag, &count) or not _time(c, i, &t):
         return -1
@@ -412,13 +423,9 @@ cdef long long _v2(Ctx* c, long long i, Eps* E, Rows* R, const unsigned char[::1
     if flag == 6:
         _event(c, E, 6, t, i, first, j)
         return j
-    if not _num(c, i, 68, 12, &clk):
+    ep = _add_epoch(c, E, i, 68, 12, t, flag)
+    if ep < 0:
         return -1
-    ep = <int>E.n
-    E.t[ep] = t
-    E.flag[ep] = <unsigned char>flag
-    E.clk[ep] = clk
-    E.n += 1
     end = j
     j = first
     for k in range(count):
