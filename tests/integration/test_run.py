@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from vngeonet.gnss.coords import llh_to_ecef
 
@@ -73,7 +71,7 @@ async def rover_bytes(port: int, seconds: float) -> bytes:
         while time.monotonic() < deadline:
             try:
                 got += await asyncio.wait_for(src.read(), max(0.1, deadline - time.monotonic()))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
     return got
 

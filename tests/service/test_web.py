@@ -1,8 +1,6 @@
 import asyncio
 import json
 
-import pytest
-
 from vngeonet.service.web import StatusServer
 
 
@@ -58,7 +56,7 @@ def test_status_failure_is_500_not_crash():
 
 def test_slow_client_times_out():
     async def main():
-        srv = StatusServer(lambda: {}, port=0, read_timeout_s=0.3)
+        srv = StatusServer(dict, port=0, read_timeout_s=0.3)
         await srv.start()
         try:
             reply = await _get(srv.port, b"GET /status HTTP/1.1\r\n")  # never finishes its head

@@ -97,7 +97,7 @@ class GPSTime:
     def from_datetime(cls, t: _dt.datetime) -> GPSTime:
         """From a naive datetime read as GPS time (use :func:`utc_to_gps` for UTC)."""
         if t.tzinfo is not None:
-            t = t.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+            t = t.astimezone(_dt.UTC).replace(tzinfo=None)
         d = t - GPS_EPOCH
         return cls.from_seconds(d.days * SECONDS_PER_DAY + d.seconds + d.microseconds * 1e-6)
 

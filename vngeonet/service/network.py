@@ -29,7 +29,6 @@ drain rovers, cancel), close the database.
 from __future__ import annotations
 
 import asyncio
-import datetime as _dt
 import logging
 import math
 import time
@@ -40,7 +39,8 @@ import numpy as np
 
 from vngeonet.config import StationConfig, load_stations
 from vngeonet.errors import ConfigError, FormatError, StreamError
-from vngeonet.gnss.time import GPSTime, utc_to_gps
+from vngeonet.gnss.time import GPSTime
+from vngeonet.streams.timetag import gps_now
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +230,7 @@ class NetworkService:
             except (StreamError, OSError, ConfigError) as err:
                 st.error = str(err)
                 log.warning("%s: stream failed: %s", st.config.id, err)
-            except Exception:  # noqa: BLE001 - one station's bug must not stop the network
+            except Exception:
                 st.error = "internal error (see log)"
                 log.exception("%s: pipeline failed", st.config.id)
             st.up = False
@@ -262,9 +262,8 @@ class NetworkService:
     def _on_epoch(self, st: StationState, ep) -> None:
         st.epochs += 1
         st.last_epoch = ep.time
-        st.nsat = int(len(np.unique(ep.obs.sat)))
-        now_gps = utc_to_gps(_dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None))
-        st.latency_s = float(now_gps - ep.time)
+        st.nsat = len(np.unique(ep.obs.sat))
+        st.latency_s = float(gps_now() - ep.time)
         self._archive_epoch(st, ep)
         if ep.time.seconds - st.last_spp_s >= self.opts.spp_interval_s:
             st.last_spp_s = ep.time.seconds
@@ -276,7 +275,7 @@ class NetworkService:
         try:
             self.archive.write(st.config.id, ep, st.builder)
             st.archived_epochs += 1
-        except Exception:  # noqa: BLE001 - the archive must never stop ingest
+        except Exception:
             log.exception("%s: archiving epoch %s failed", st.config.id, ep.time.isoformat())
 
     def _monitor(self, st: StationState, ep) -> None:

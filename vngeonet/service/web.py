@@ -24,8 +24,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from importlib import resources
-from typing import Callable
 
 from vngeonet.caster.request import RequestError, RequestParser
 
@@ -75,7 +75,7 @@ class StatusServer:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             status, ctype, body = await asyncio.wait_for(self._respond(reader), self.read_timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             status, ctype, body = 408, "text/plain", b"request timeout\n"
         try:
             head = (f"HTTP/1.1 {status} {_REASONS.get(status, '')}\r\nContent-Type: {ctype}\r\n"
@@ -105,7 +105,7 @@ class StatusServer:
         if path == "status":
             try:
                 body = json.dumps(self._status(), default=_json_default).encode()
-            except Exception:  # noqa: BLE001 - the page must stay up whatever the status does
+            except Exception:
                 log.exception("building /status failed")
                 return 500, "text/plain", b"status unavailable\n"
             return 200, "application/json", body

@@ -150,7 +150,7 @@ def kepler_ephemeris(orb: Orbit, toe: GPSTime, iode: int = 0) -> KeplerEphemeris
         omega0 = math.pi + we * sow
         m0 = orb.node_rad + math.pi
         n = we
-    wrap = lambda a: (a + math.pi) % (2 * math.pi) - math.pi  # noqa: E731 - [-pi, pi): fits int32 semicircles
+    wrap = lambda a: (a + math.pi) % (2 * math.pi) - math.pi
     return KeplerEphemeris(
         sat=orb.sat, toe=toe, toc=toe, week=int(week), toe_sow=float(sow), toc_sow=float(sow),
         sqrt_a=math.sqrt(orb.a_m), e=0.0, i0_rad=incl, omega0_rad=wrap(omega0),

@@ -35,10 +35,9 @@ import numpy as np
 from vngeonet.gnss import constants as K
 from vngeonet.gnss.coords import ecef_to_llh, enu_rotation
 from vngeonet.gnss.signals import frequency_hz
-from vngeonet.gnss.time import GPSTime
+from vngeonet.gnss.time import GPSTime, gps_to_utc, utc_to_gps
 from vngeonet.model import ObsEpoch
 from vngeonet.positioning.models import niell, saastamoinen_zenith
-from vngeonet.gnss.time import gps_to_utc, utc_to_gps
 from vngeonet.sim.constellation import (
     GLONASS_CHANNELS,
     BroadcastSky,
@@ -263,7 +262,6 @@ class NetworkSimulator:
 
     def _observe(self, t, t_true, b, rho, rho_dot, dts, tropo, stec, el, visible):
         o, rng = self.opts, self._rng
-        ns, nk = rho.shape
         lam = self._lam[None, :, :]
         f = C / lam
         sin_el = np.maximum(np.sin(el), 0.05)[..., None]

@@ -33,8 +33,9 @@ import time
 import numpy as np
 
 from vngeonet.errors import ConfigError
-from vngeonet.gnss.time import GPSTime, utc_to_gps
+from vngeonet.gnss.time import GPSTime
 from vngeonet.streams.base import Source
+from vngeonet.streams.timetag import gps_now
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ class SimNetwork:
         if self.live and self.speed == 1.0:
             # Real-time simulation of "now": emit each epoch when the wall clock reaches it,
             # as a receiver does (latency then is encoding and transport only).
-            now = utc_to_gps(_dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None))
+            now = gps_now()
             wall0 += (self.t - now) if 0.0 < (self.t - now) < 5.0 else 0.0
         n = 0
         try:
@@ -214,7 +215,7 @@ def network_for(start: GPSTime | None, speed: float, interval_s: float, seed: in
             start = GPSTime.from_seconds(86400.0 * (mid // 86400.0) + 3600.0)  # GPS days start at t = k * 86400
         live = start is None and not nav
         if live:
-            now = utc_to_gps(_dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None))
+            now = gps_now()
             start = GPSTime.from_seconds(float(int(now.seconds)) + 1.0)
         net = SimNetwork(start, speed, interval_s, seed, systems, nav=nav)
         net.live = live

@@ -14,8 +14,10 @@ Description §3.17.7 (RXM-RAWX rcvTow).
 
 from __future__ import annotations
 
+import datetime as _dt
 import struct
 
+from vngeonet.gnss.time import GPSTime, utc_to_gps
 from vngeonet.streams.demux import Packet
 
 SECONDS_PER_DAY = 86400.0
@@ -89,3 +91,8 @@ class DataClock:
                 self._days -= 1
         self._last_sod = sod
         return self._days * SECONDS_PER_DAY + sod
+
+
+def gps_now() -> GPSTime:
+    """The current time read from the system clock, as GPS time (latency, real-time simulation)."""
+    return utc_to_gps(_dt.datetime.now(_dt.UTC).replace(tzinfo=None))
