@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tests.kernels.test_msm import build, real_frames
+from tests.rtcm.fuzz import damaged_payloads_roundtrip_or_raise
 from vngeonet.errors import FormatError
 from vngeonet.gnss import signals
 from vngeonet.gnss.time import GPSTime, leap_seconds_gps
@@ -214,21 +215,7 @@ def test_format_errors():
 
 def test_fuzz_bit_flips_and_truncation(corpus):
     """Damaged payloads either decode (and then re-encode to the same bytes) or raise FormatError."""
-    rng = np.random.default_rng(4243)
-    n_ok = n_err = 0
-    for _ in range(1500):
-        b = bytearray(corpus[rng.integers(len(corpus))][2])
-        for _ in range(int(rng.integers(1, 5))):
-            i = int(rng.integers(16, len(b) * 8))
-            b[i // 8] ^= 1 << (7 - i % 8)
-        if rng.random() < 0.3:
-            b = b[: int(rng.integers(2, len(b) + 1))]
-        try:
-            m = L.decode_legacy(bytes(b), DecodeContext(approx_time=APPROX))
-        except FormatError:
-            n_err += 1
-            continue
-        assert L.encode_legacy(m) == bytes(b)
-        json.dumps(m.to_json(), allow_nan=False)
-        n_ok += 1
+    n_ok, n_err = damaged_payloads_roundtrip_or_raise(
+        [c[2] for c in corpus], L.decode_legacy, L.encode_legacy,
+        lambda: DecodeContext(approx_time=APPROX), seed=4243)
     assert n_ok > 100 and n_err > 100

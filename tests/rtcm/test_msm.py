@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tests.kernels.test_msm import build, msm_header, real_frames
+from tests.rtcm.fuzz import damaged_payloads_roundtrip_or_raise
 from vngeonet.errors import FormatError
 from vngeonet.gnss import signals
 from vngeonet.gnss.time import GPSTime, leap_seconds_gps
@@ -672,24 +673,9 @@ def test_unknown_signal_id_kept_but_not_in_obs_epoch():
 
 def test_fuzz_bit_flips_and_truncation(corpus):
     """Damaged payloads either decode (and then re-encode to the same bytes) or raise FormatError."""
-    rng = np.random.default_rng(4242)
     msm = [p for _, t, p, _ in corpus if t in MSM_TYPES]
-    n_ok = n_err = 0
-    for _ in range(1500):
-        b = bytearray(msm[rng.integers(len(msm))])
-        for _ in range(int(rng.integers(1, 5))):
-            i = int(rng.integers(16, len(b) * 8))
-            b[i // 8] ^= 1 << (7 - i % 8)
-        if rng.random() < 0.3:
-            b = b[: int(rng.integers(2, len(b) + 1))]
-        try:
-            m = M.decode_msm(bytes(b), DecodeContext(approx_time=APPROX))
-        except FormatError:
-            n_err += 1
-            continue
-        assert M.encode_msm(m) == bytes(b)
-        json.dumps(m.to_json(), allow_nan=False)
-        n_ok += 1
+    n_ok, n_err = damaged_payloads_roundtrip_or_raise(
+        msm, M.decode_msm, M.encode_msm, lambda: DecodeContext(approx_time=APPROX), seed=4242)
     assert n_ok > 100 and n_err > 100
 
 
